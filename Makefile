@@ -1,0 +1,46 @@
+# One entry point for people and CI. `make run` and `make test` install on first use.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ROLE ?= officer
+SUB ?=
+PYTEST_ARGS ?=
+
+.PHONY: install run test bench lint token migrate clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/broker.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r requirements/broker.txt
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m kernel.devbroker --check
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m deploy.devrun
+
+test: $(STAMP)
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; fi; exit $$rc
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy kernel services gateway deploy bench
+
+token: $(STAMP)
+	@$(PY) -m kernel.auth.devtoken --role '$(ROLE)' --sub '$(SUB)'
+
+migrate: $(STAMP)
+	$(PY) -m deploy.devrun --migrate-only
+
+clean:
+	rm -rf $(VENV) var/*.db var/*.db-* bench/results/*.json

@@ -1,0 +1,1 @@
+"""Benchmarks: each module exposes `async run() -> Result`; `python -m bench` runs them all."""

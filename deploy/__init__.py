@@ -1,0 +1,1 @@
+"""Deployment: the development launcher (devrun) and production manifests."""

@@ -1,0 +1,277 @@
+"""The gateway app: upstream sessions in the lifespan, edge headers, health, the proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Literal
+
+import aiohttp
+import orjson
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.config import GatewaySettings, get_settings
+from gateway.proxy import Upstream, Upstreams, install_proxy, upstreams_of
+from kernel.errors import install_problem_handlers, problem_response
+
+Header = tuple[bytes, bytes]
+
+# Ids we accept from callers: enough for UUIDs and common tracer ids, nothing that could forge
+# a log line or a header.
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
+# W3C Trace Context level 1, version 00; all-zero trace or parent ids are invalid.
+_TRACEPARENT = re.compile(rb"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+
+# API answers are data, never documents: nothing may load, frame or submit from them.
+API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Swagger UI and ReDoc (FastAPI's defaults) load from jsdelivr and run an inline bootstrap.
+DOCS_CSP = (
+    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    b"font-src https://fonts.gstatic.com; "
+    b"img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    b"connect-src 'self'; worker-src blob:; frame-ancestors 'none'; base-uri 'none'; "
+    b"form-action 'self'"
+)
+_SECURITY_HEADERS: tuple[Header, ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+_SECURITY_NAMES = frozenset(k for k, _ in _SECURITY_HEADERS) | {b"content-security-policy"}
+
+
+def new_traceparent() -> bytes:
+    """A fresh W3C traceparent starting a trace at the gateway (sampled, so it can be seen)."""
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01".encode()
+
+
+class RequestContextMiddleware:
+    """Every request carries an X-Request-ID and a valid traceparent; the id is echoed back.
+
+    Both are written into the request's headers, so the proxy forwards them and error bodies
+    quote the same id the caller receives.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: list[Header] = scope["headers"]
+        request_id: bytes | None = None
+        ids = traces = 0
+        trace_ok = False
+        for key, value in headers:
+            if key == b"x-request-id":
+                ids += 1
+                if ids == 1 and _REQUEST_ID.fullmatch(value):
+                    request_id = value
+            elif key == b"traceparent":
+                traces += 1
+                trace_ok = traces == 1 and _TRACEPARENT.fullmatch(value) is not None
+        if request_id is None or ids > 1 or not trace_ok:
+            kept = [
+                (k, v)
+                for k, v in headers
+                if k != b"x-request-id" and (trace_ok or k not in (b"traceparent", b"tracestate"))
+            ]
+            if request_id is None:
+                request_id = uuid.uuid4().hex.encode()
+            kept.append((b"x-request-id", request_id))
+            if not trace_ok:
+                # An unparseable parent restarts the trace; its tracestate goes with it.
+                kept.append((b"traceparent", new_traceparent()))
+            scope = dict(scope, headers=kept)
+        echo: Header = (b"x-request-id", request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *(h for h in message.get("headers", ()) if h[0].lower() != b"x-request-id"),
+                    echo,
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class SecurityHeadersMiddleware:
+    """Browser hardening headers on every answer, the gateway's values over any upstream's."""
+
+    def __init__(self, app: ASGIApp, *, docs_paths: Iterable[str] = ()) -> None:
+        self.app = app
+        self._docs_paths = frozenset(docs_paths)
+        self._api = (*_SECURITY_HEADERS, (b"content-security-policy", API_CSP))
+        self._docs = (*_SECURITY_HEADERS, (b"content-security-policy", DOCS_CSP))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        added = self._docs if scope["path"] in self._docs_paths else self._api
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *(h for h in message.get("headers", ()) if h[0].lower() not in _SECURITY_NAMES),
+                    *added,
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class GatewayApp(FastAPI):
+    """FastAPI with the edge middleware outside Starlette's error handler, so that even a 500
+    answer carries the security headers and the request id."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        docs_paths = [
+            p for p in (self.docs_url, self.redoc_url, self.swagger_ui_oauth2_redirect_url) if p
+        ]
+        inner = RequestContextMiddleware(super().build_middleware_stack())
+        return SecurityHeadersMiddleware(inner, docs_paths=docs_paths)
+
+
+UpstreamStatus = Literal["ok", "not_ready", "unavailable", "timeout"]
+
+
+class UpstreamHealth(BaseModel):
+    """One upstream's answer to `GET /ready`."""
+
+    status: UpstreamStatus
+    url: str
+    latency_ms: float
+    http_status: int | None = None
+    error: str | None = None
+
+
+class GatewayHealth(BaseModel):
+    """Every upstream's readiness; `degraded` when any of them is not ready."""
+
+    status: Literal["ok", "degraded"]
+    upstreams: dict[str, UpstreamHealth]
+
+
+async def probe(upstream: Upstream, timeout: float) -> UpstreamHealth:
+    """Ask one upstream whether it is ready, within `timeout` seconds."""
+    started = time.perf_counter()
+    status: UpstreamStatus
+    http_status: int | None = None
+    error: str | None = None
+    try:
+        async with upstream.session.get(
+            upstream.base_url + "/ready",
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=False,
+        ) as response:
+            await response.read()
+            http_status = response.status
+        status = "ok" if 200 <= http_status < 300 else "not_ready"
+    except TimeoutError as exc:
+        status, error = "timeout", f"no answer within {timeout:g} s ({type(exc).__name__})"
+    except aiohttp.ClientError as exc:
+        status, error = "unavailable", f"{type(exc).__name__}: {exc}"
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    return UpstreamHealth(
+        status=status,
+        url=upstream.base_url,
+        latency_ms=latency_ms,
+        http_status=http_status,
+        error=error,
+    )
+
+
+def _json(body: BaseModel, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(body.model_dump(mode="json", exclude_none=True)),
+        status_code=status,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def ops_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get(
+        "/health",
+        summary="Readiness of every upstream service",
+        response_model=GatewayHealth,
+        responses={503: {"model": GatewayHealth, "description": "Some upstream is not ready"}},
+    )
+    async def health(request: Request) -> Response:
+        upstreams = upstreams_of(request)
+        timeout = upstreams.settings.health_timeout
+        listed = list(upstreams)
+        results = await asyncio.gather(*(probe(u, timeout) for u in listed))
+        report = GatewayHealth(
+            status="ok" if all(r.status == "ok" for r in results) else "degraded",
+            upstreams={u.name: r for u, r in zip(listed, results, strict=True)},
+        )
+        return _json(report, 200 if report.status == "ok" else 503)
+
+    @router.get("/ready", summary="Readiness of the gateway itself (upstream sessions open)")
+    async def ready(request: Request) -> Response:
+        upstreams: Upstreams | None = getattr(request.app.state, "upstreams", None)
+        if upstreams is None or not upstreams.is_open:
+            return problem_response(
+                request,
+                503,
+                "not_ready",
+                "Not ready",
+                "the gateway's upstream sessions are not open",
+                title_zh="服务未就绪",
+            )
+        return Response(
+            orjson.dumps({"status": "ready", "service": "gateway"}),
+            media_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return router
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """The gateway: the single public entry in front of the four services."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upstreams = Upstreams(settings)
+        await upstreams.open()
+        app.state.upstreams = upstreams
+        try:
+            yield
+        finally:
+            app.state.upstreams = None
+            await upstreams.close()
+
+    app = GatewayApp(
+        title="Gateway",
+        description=(
+            "The single public entry: routes `/api/{service}/...` to the permits, credit, "
+            "inspection and insurance services."
+        ),
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.include_router(ops_router())
+    install_proxy(app)
+    return app
+
+
+app = create_app()

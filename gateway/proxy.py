@@ -1,0 +1,352 @@
+"""The reverse proxy: `/api/{service}/{path}` to one pooled aiohttp session per upstream."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from urllib.parse import quote, quote_from_bytes
+
+import aiohttp
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from yarl import URL
+
+from gateway.config import GatewaySettings
+from kernel.errors import NotFound, ProblemError, ServiceUnavailable
+
+log = logging.getLogger("gateway.proxy")
+
+PROXY_PATH = "/api/{service}/{path:path}"
+# TRACE is left out on purpose (cross-site tracing); CONNECT makes no sense here.
+PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+# First path segments never forwarded: `/events` is the service-to-service replay endpoint.
+BLOCKED_SEGMENTS = frozenset({"events"})
+
+# RFC 9110 §7.6.1 connection-specific fields, plus what this hop sets itself (Host, Expect,
+# Content-Length of the forwarded body, the X-Forwarded-* it rewrites). Proxy-* go by prefix.
+_HOP_BY_HOP = frozenset(
+    {b"connection", b"keep-alive", b"te", b"trailer", b"transfer-encoding", b"upgrade"}
+)
+_REQUEST_DROPPED = _HOP_BY_HOP | {
+    b"host",
+    b"expect",
+    b"content-length",
+    b"x-forwarded-for",
+    b"x-forwarded-host",
+    b"x-forwarded-proto",
+}
+# The gateway's own server writes Date and Server; forwarding the upstream's would duplicate them.
+_RESPONSE_DROPPED = _HOP_BY_HOP | {b"date", b"server"}
+
+# Answers up to this size (with a known length) are read whole: one ASGI send is faster than a
+# stream. Larger or chunked answers are streamed so the gateway never holds them in memory.
+BUFFERED_RESPONSE_BYTES = 256 * 1024
+
+# aiohttp must not invent headers the client did not send (nor decompress answers).
+_SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+
+
+class PayloadTooLarge(ProblemError):
+    status, code, title, title_zh = 413, "payload_too_large", "Payload too large", "请求体过大"
+
+
+class InvalidPath(ProblemError):
+    status, code, title, title_zh = 400, "invalid_path", "Invalid path", "请求路径无效"
+
+
+class UpstreamUnavailable(ProblemError):
+    status, code, title = 503, "upstream_unavailable", "Upstream service unavailable"
+    title_zh = "上游服务暂不可用"
+
+
+class UpstreamTimeout(ProblemError):
+    status, code, title, title_zh = 504, "upstream_timeout", "Upstream timeout", "上游服务响应超时"
+
+
+class UpstreamError(ProblemError):
+    status, code, title = 502, "upstream_error", "Bad response from upstream service"
+    title_zh = "上游服务响应异常"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One service behind the gateway and the pooled session that reaches it."""
+
+    name: str
+    base_url: str
+    session: aiohttp.ClientSession
+
+
+class Upstreams:
+    """The upstream sessions, opened in the app's lifespan and closed at shutdown."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self._by_name: dict[str, Upstream] = {}
+
+    async def open(self) -> None:
+        s = self.settings
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=s.connect_timeout,
+            sock_connect=s.connect_timeout,
+            sock_read=s.read_timeout,
+        )
+        for name, base_url in s.upstream_urls().items():
+            connector = aiohttp.TCPConnector(
+                limit=s.pool_size,
+                limit_per_host=s.pool_size,
+                keepalive_timeout=s.keepalive_timeout,
+                ttl_dns_cache=60,
+            )
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=timeout,
+                # One session serves every caller: a shared cookie jar would hand one user's
+                # cookies to the next.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=_SKIP_AUTO_HEADERS,
+                trust_env=False,
+            )
+            self._by_name[name] = Upstream(name, base_url, session)
+
+    async def close(self) -> None:
+        upstreams, self._by_name = list(self._by_name.values()), {}
+        for upstream in upstreams:
+            await upstream.session.close()
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self._by_name) and not any(u.session.closed for u in self._by_name.values())
+
+    def get(self, name: str) -> Upstream | None:
+        return self._by_name.get(name)
+
+    def __iter__(self) -> Iterator[Upstream]:
+        return iter(self._by_name.values())
+
+
+def upstreams_of(request: Request) -> Upstreams:
+    upstreams: Upstreams | None = getattr(request.app.state, "upstreams", None)
+    if upstreams is None or not upstreams.is_open:
+        raise ServiceUnavailable("the gateway is starting or stopping", code="not_ready")
+    return upstreams
+
+
+def _connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
+    return frozenset(t.strip().lower() for v in values for t in v.split(b",") if t.strip())
+
+
+def _header_text(value: bytes) -> str:
+    # aiohttp writes header values as UTF-8: decoding them as UTF-8 sends the caller's bytes on
+    # unchanged (Chinese names in custom headers do occur); other bytes are kept as Latin-1.
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def forwarded_headers(scope: Scope) -> list[tuple[str, str]]:
+    """The caller's headers minus hop-by-hop ones, with X-Forwarded-* for this hop."""
+    raw: list[tuple[bytes, bytes]] = scope["headers"]
+    named = _connection_tokens(v for k, v in raw if k == b"connection")
+    out: list[tuple[str, str]] = []
+    host = b""
+    prior_for: list[str] = []
+    for key, value in raw:
+        if key in _REQUEST_DROPPED or key in named or key.startswith(b"proxy-"):
+            if key == b"host":
+                host = value
+            elif key == b"x-forwarded-for":
+                prior_for.append(value.decode("latin-1").strip())
+            continue
+        out.append((key.decode("latin-1"), _header_text(value)))
+    client = scope.get("client")
+    chain = [p for p in ", ".join(prior_for).split(",") if p.strip()]
+    # uvicorn's --proxy-headers may already have made the last forwarded address the client.
+    if client and (not chain or chain[-1].strip() != client[0]):
+        chain.append(client[0])
+    if chain:
+        out.append(("X-Forwarded-For", ", ".join(p.strip() for p in chain)))
+    out.append(("X-Forwarded-Proto", str(scope.get("scheme", "http"))))
+    if host:
+        out.append(("X-Forwarded-Host", host.decode("latin-1")))
+    return out
+
+
+def response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
+    """The upstream's response headers minus hop-by-hop ones, repeated fields kept."""
+    named = _connection_tokens(v for k, v in upstream.raw_headers if k.lower() == b"connection")
+    out: list[tuple[bytes, bytes]] = []
+    for key, value in upstream.raw_headers:
+        lower = key.lower()
+        if lower in _RESPONSE_DROPPED or lower in named or lower.startswith(b"proxy-"):
+            continue
+        out.append((lower, value))
+    return out
+
+
+def _upstream_path(scope: Scope, service: str, path: str) -> str:
+    # Forward the bytes the caller sent (keeps %2F and friends as they were); fall back to
+    # re-encoding the decoded path when the prefix itself was percent-encoded.
+    raw_path: bytes | None = scope.get("raw_path")
+    prefix = b"/api/" + service.encode()
+    if raw_path and raw_path.startswith(prefix + b"/") and raw_path.isascii():
+        return raw_path[len(prefix) :].decode("ascii")
+    return quote("/" + path, safe="/:@!$&'()*+,;=-._~")
+
+
+def _query(scope: Scope) -> str:
+    qs: bytes = scope.get("query_string", b"")
+    if qs.isascii():
+        return qs.decode("ascii")
+    return quote_from_bytes(qs, safe="&=+%/?:@!$'()*,;~")
+
+
+def check_path(path: str) -> None:
+    """Refuse dot segments and paths into service-to-service endpoints."""
+    segments = [s for s in path.split("/") if s]
+    if any(s in (".", "..") for s in segments):
+        raise InvalidPath("the path may not contain '.' or '..' segments")
+    if segments and segments[0].lower() in BLOCKED_SEGMENTS:
+        raise NotFound(f"/{segments[0]} is not served through the gateway")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed `limit`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(
+            f"the body has {int(declared)} bytes; the limit is {limit}", limit=limit
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes", limit=limit)
+        if chunk:
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class StreamedUpstreamResponse(Response):
+    """Relays a large or chunked upstream answer chunk by chunk, then frees its connection."""
+
+    def __init__(
+        self, upstream: aiohttp.ClientResponse, name: str, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        super().__init__(status_code=upstream.status)
+        self.raw_headers = headers
+        self._upstream = upstream
+        self._name = name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        upstream = self._upstream
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            async for chunk in upstream.content.iter_any():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The head is already sent: the only honest signal left is to abort the connection.
+            log.warning("upstream %s broke off mid-response: %r", self._name, exc)
+            raise
+        finally:
+            upstream.release()
+
+
+def _unavailable(name: str, exc: BaseException) -> UpstreamUnavailable:
+    log.warning("upstream %s unavailable: %r", name, exc)
+    return UpstreamUnavailable(
+        f"the {name} service cannot be reached; retry later",
+        upstream=name,
+        headers={"Retry-After": "5"},
+    )
+
+
+def _timeout(name: str, exc: BaseException, seconds: float) -> UpstreamTimeout:
+    log.warning("upstream %s timed out: %r", name, exc)
+    return UpstreamTimeout(f"the {name} service did not answer within {seconds:g} s", upstream=name)
+
+
+def _bad_gateway(name: str, exc: BaseException) -> UpstreamError:
+    log.warning("upstream %s answered badly: %r", name, exc)
+    return UpstreamError(f"the {name} service gave an invalid or broken answer", upstream=name)
+
+
+async def proxy(request: Request) -> Response:
+    """Forward one request to the service named in the path and relay its answer."""
+    service: str = request.path_params["service"]
+    path: str = request.path_params["path"]
+    upstreams = upstreams_of(request)
+    upstream = upstreams.get(service)
+    if upstream is None:
+        raise NotFound(
+            f"there is no service named {service[:64]!r} behind this gateway",
+            code="unknown_service",
+            service=service[:64],
+        )
+    check_path(path)
+    settings = upstreams.settings
+    body = await read_body(request, settings.max_body_bytes)
+    scope = request.scope
+    target = upstream.base_url + _upstream_path(scope, service, path)
+    query = _query(scope)
+    url = URL(f"{target}?{query}" if query else target, encoded=True)
+    method = request.method
+    try:
+        response = await upstream.session.request(
+            method,
+            url,
+            headers=forwarded_headers(scope),
+            data=body or None,
+            allow_redirects=False,
+        )
+    except aiohttp.SocketTimeoutError as exc:
+        raise _timeout(service, exc, settings.read_timeout) from exc
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+        raise _unavailable(service, exc) from exc
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError) as exc:
+        raise _bad_gateway(service, exc) from exc
+    except aiohttp.ClientConnectionError as exc:
+        raise _unavailable(service, exc) from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise _bad_gateway(service, exc) from exc
+
+    headers = response_headers(response)
+    length = response.content_length
+    if (
+        method == "HEAD"
+        or response.status in (204, 304)
+        or (length is not None and length <= BUFFERED_RESPONSE_BYTES)
+    ):
+        try:
+            content = await response.read()
+        except aiohttp.SocketTimeoutError as exc:
+            raise _timeout(service, exc, settings.read_timeout) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _bad_gateway(service, exc) from exc
+        finally:
+            response.release()
+        relayed = Response(content, status_code=response.status)
+        relayed.raw_headers = headers
+        return relayed
+    return StreamedUpstreamResponse(response, service, headers)
+
+
+def install_proxy(app: FastAPI) -> None:
+    """Route `/api/{service}/{path}` (every method) through the proxy."""
+    # A plain Starlette route: no dependency solving on the hot path, and no schema entry (the
+    # services' own OpenAPI documents these paths).
+    app.add_route(PROXY_PATH, proxy, methods=PROXY_METHODS, name="proxy", include_in_schema=False)

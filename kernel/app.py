@@ -1,0 +1,302 @@
+"""A service's runtime (engine, relay, consumers) and the FastAPI app built around it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Annotated, Any
+
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel.aio import bounded
+from kernel.auth.service_token import ServiceTokenProvider
+from kernel.auth.verifier import TokenVerifier
+from kernel.consumer import ConsumerRunner, EventApplier, Handlers
+from kernel.db import (
+    CommitHooks,
+    SessionFactory,
+    make_engine,
+    make_session_factory,
+    ping,
+    unit_of_work,
+)
+from kernel.errors import install_problem_handlers, problem_response
+from kernel.kafka import ensure_topics, make_consumer, make_producer
+from kernel.migrate import upgrade
+from kernel.outbox import Outbox, OutboxRelay
+from kernel.replay import ReplayClient, replay_router
+from kernel.settings import AppEnv, ServiceSettings
+from kernel.tables import KernelTables, kernel_tables
+from kernel.workdays import WorkingDayCalendar
+
+log = logging.getLogger("kernel.app")
+
+BackgroundJob = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
+
+
+class ServiceRuntime:
+    """Everything one service process holds for its lifetime."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        metadata: sa.MetaData,
+        handlers: Handlers | None = None,
+        background: Sequence[BackgroundJob] = (),
+    ) -> None:
+        self.background = list(background)
+        self.settings = settings
+        self.service = settings.service_name
+        self.source = "/" + settings.service_name
+        self.tables: KernelTables = kernel_tables(metadata)
+        self.outbox = Outbox(self.tables)
+        self.hooks = CommitHooks()
+        self.handlers = handlers or Handlers()
+        self.calendar = (
+            WorkingDayCalendar.from_directory(settings.calendar_dir)
+            if settings.calendar_dir
+            else WorkingDayCalendar()
+        )
+        self.engine = make_engine(settings.database_url)
+        self.session_factory: SessionFactory = make_session_factory(self.engine)
+        self.verifier = TokenVerifier(settings.auth)
+        self.relay: OutboxRelay | None = None
+        self.runner: ConsumerRunner | None = None
+        self.replay_client: ReplayClient | None = None
+        self._dlq_producer: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started_at = time.time()
+
+    async def start(self) -> None:
+        s = self.settings
+        if s.auto_migrate:
+            await asyncio.to_thread(upgrade, self.service, s.database_url)
+        if s.app_env is not AppEnv.production:
+            with contextlib.suppress(Exception):
+                await self._ensure_topics()
+        if s.relay_enabled:
+            self.relay = OutboxRelay(
+                service=self.service,
+                factory=self.session_factory,
+                tables=self.tables,
+                topic=s.topic,
+                producer_factory=lambda: make_producer(
+                    s.kafka_bootstrap_servers,
+                    idempotence=s.kafka_enable_idempotence,
+                    timeout_s=s.kafka_timeout_seconds,
+                ),
+                batch_size=s.relay_batch_size,
+                poll_seconds=s.relay_poll_seconds,
+                lease_seconds=s.relay_lease_seconds,
+                send_timeout=s.kafka_timeout_seconds,
+                retention=timedelta(days=s.outbox_retention_days),
+                on_connect=self._ensure_topics if s.app_env is not AppEnv.production else None,
+            )
+            self.hooks.add(self.relay.wake)
+            self._spawn(self.relay.run(), "relay")
+        if s.consumers_enabled and self.handlers.sources:
+            tokens = ServiceTokenProvider(s.auth, self.service)
+            self.replay_client = ReplayClient(s.source_urls, tokens)
+            applier = EventApplier(
+                service=self.service,
+                factory=self.session_factory,
+                tables=self.tables,
+                handlers=self.handlers,
+                replay=self.replay_client,
+                max_attempts=s.consumer_max_attempts,
+                on_dead_letter=self._publish_dead_letter,
+            )
+            self.runner = ConsumerRunner(
+                applier=applier,
+                sources=self.handlers.sources,
+                consumer_factory=lambda: make_consumer(
+                    s.kafka_bootstrap_servers, self.service, timeout_s=s.kafka_timeout_seconds
+                ),
+                idle_sweep_seconds=s.consumer_sweep_seconds,
+            )
+            self._spawn(self.runner.run(), "consumer")
+        for job in self.background:
+            self._spawn(job(self), job.__name__)
+
+    async def _ensure_topics(self) -> None:
+        # Memory brokers forget topics on restart; Apache Kafka's topics come from deploy/.
+        s = self.settings
+        await bounded(ensure_topics(s.kafka_bootstrap_servers, [s.topic, f"{self.service}.dlq"]), 5)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=f"{self.service}-{name}")
+        task.add_done_callback(self._on_task_done)
+        self._tasks.append(task)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s stopped: %r", task.get_name(), task.exception())
+
+    async def _publish_dead_letter(self, record: dict[str, Any]) -> None:
+        s = self.settings
+        if self._dlq_producer is None:
+            producer = make_producer(
+                s.kafka_bootstrap_servers, idempotence=False, timeout_s=s.kafka_timeout_seconds
+            )
+            await bounded(producer.start(), 10)
+            self._dlq_producer = producer
+        headers = [
+            ("error", record["error"].encode()[:1000]),
+            ("origin-topic", str(record["topic"]).encode()),
+        ]
+        await bounded(
+            self._dlq_producer.send_and_wait(
+                f"{self.service}.dlq", value=record["payload"], headers=headers
+            ),
+            10,
+        )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            _done, stuck = await asyncio.wait(self._tasks, timeout=15)
+            for task in stuck:
+                log.error("%s did not stop within 15 s of cancellation", task.get_name())
+        if self.relay is not None:
+            await self.relay.release()
+        if self.replay_client is not None:
+            await self.replay_client.aclose()
+        if self._dlq_producer is not None:
+            with contextlib.suppress(Exception):
+                await bounded(self._dlq_producer.stop(), 5)
+        await self.verifier.aclose()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, Any]:
+        """Each dependency's state; ready only if the database and the broker answer."""
+        checks: dict[str, Any] = {}
+        try:
+            await ping(self.engine)
+            checks["database"] = {"ok": True}
+        except Exception as exc:
+            checks["database"] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        checks["broker"] = await self._broker_check()
+        if self.relay is not None:
+            checks["relay"] = {
+                "ok": True,
+                "leader": self.relay.is_leader,
+                "last_error": self.relay.last_error,
+            }
+        if self.runner is not None:
+            stalled = bool(self.runner.applier.backfill_error)
+            checks["consumer"] = {
+                "ok": self.runner.connected and not stalled,
+                "connected": self.runner.connected,
+                "last_error": self.runner.last_error,
+                "backfill_error": self.runner.applier.backfill_error,
+            }
+        return checks
+
+    async def _broker_check(self) -> dict[str, Any]:
+        host, _, port = self.settings.kafka_bootstrap_servers.split(",")[0].rpartition(":")
+        try:
+            async with asyncio.timeout(1.0):
+                _reader, writer = await asyncio.open_connection(host or "127.0.0.1", int(port))
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+            return {"ok": True}
+        except (OSError, TimeoutError) as exc:
+            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_of)]
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    runtime = runtime_of(request)
+    async with unit_of_work(runtime.session_factory, runtime.hooks) as session:
+        yield session
+
+
+# scope="function": commit when the endpoint returns, before the response is sent, so a
+# client that got 2xx can rely on the write being durable.
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+
+def _ops_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health", summary="Liveness")
+    async def health(request: Request) -> dict[str, Any]:
+        runtime = runtime_of(request)
+        return {"status": "ok", "service": runtime.service}
+
+    @router.get("/ready", summary="Readiness: database and broker reachable")
+    async def ready(request: Request) -> Response:
+        runtime = runtime_of(request)
+        checks = await runtime.readiness()
+        ok = checks["database"]["ok"] and checks["broker"]["ok"]
+        if ok:
+            body = {"status": "ready", "service": runtime.service, "checks": checks}
+            return Response(orjson.dumps(body), media_type="application/json")
+        failing = ", ".join(k for k, v in checks.items() if not v.get("ok"))
+        return problem_response(
+            request,
+            503,
+            "not_ready",
+            "Not ready",
+            f"unavailable: {failing}",
+            title_zh="服务未就绪",
+            checks=checks,
+        )
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    metadata: sa.MetaData,
+    routers: Sequence[APIRouter],
+    handlers: Handlers | None = None,
+    background: Sequence[BackgroundJob] = (),
+    title: str,
+    description: str,
+    version: str = "0.1.0",
+) -> FastAPI:
+    """The standard service app: lifespan runtime, problem+json, health, replay, metrics."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = ServiceRuntime(settings, metadata, handlers, background)
+        app.state.runtime = runtime
+        app.state.verifier = runtime.verifier
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    install_problem_handlers(app)
+    app.include_router(_ops_router())
+    app.include_router(replay_router())
+    for router in routers:
+        app.include_router(router)
+    return app

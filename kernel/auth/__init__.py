@@ -1,0 +1,23 @@
+"""Identity: token verification, the Principal, guards, and development tokens."""
+
+from kernel.auth.dependencies import (
+    CurrentPrincipal,
+    OptionalPrincipal,
+    require_roles,
+    require_scope,
+)
+from kernel.auth.principal import ANONYMOUS, USER_ROLES, Principal, Role
+from kernel.auth.verifier import InvalidToken, TokenVerifier
+
+__all__ = [
+    "ANONYMOUS",
+    "USER_ROLES",
+    "CurrentPrincipal",
+    "InvalidToken",
+    "OptionalPrincipal",
+    "Principal",
+    "Role",
+    "TokenVerifier",
+    "require_roles",
+    "require_scope",
+]

@@ -1,0 +1,71 @@
+"""FastAPI dependencies: the verified Principal and role/scope guards."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from kernel.auth.principal import ANONYMOUS, Principal, Role
+from kernel.auth.verifier import InvalidToken, TokenVerifier
+from kernel.errors import Forbidden, Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="JWT from the identity provider")
+
+
+async def _verify(request: Request, creds: HTTPAuthorizationCredentials | None) -> Principal:
+    if creds is None:
+        raise Unauthorized("a bearer token is required")
+    verifier: TokenVerifier = request.app.state.verifier
+    try:
+        return await verifier.verify(creds.credentials)
+    except InvalidToken as exc:
+        raise Unauthorized(f"invalid token: {exc}", code="invalid_token") from exc
+
+
+async def current_principal(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The authenticated caller; 401 without a valid token."""
+    return await _verify(request, creds)
+
+
+async def optional_principal(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller if a token was sent, else the anonymous public principal."""
+    if creds is None:
+        return ANONYMOUS
+    return await _verify(request, creds)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalPrincipal = Annotated[Principal, Depends(optional_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that admits only the given roles (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    async def guard(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise Forbidden(f"role {principal.role.value!r} may not do this (allowed: {names})")
+        return principal
+
+    return guard
+
+
+def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that admits only tokens carrying `scope` (service-to-service calls)."""
+
+    async def guard(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_scope(scope):
+            raise Forbidden(f"scope {scope!r} required", code="scope_required")
+        return principal
+
+    return guard

@@ -1,0 +1,117 @@
+"""Replay: a source serves its events after a sequence; consumers backfill gaps from it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import httpx
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
+
+from kernel.auth.dependencies import require_scope
+from kernel.auth.principal import Principal
+from kernel.auth.service_token import REPLAY_SCOPE, ServiceTokenProvider
+from kernel.db import SessionFactory
+from kernel.errors import Gone
+from kernel.events import EventEnvelope
+from kernel.outbox import row_to_envelope
+from kernel.tables import KernelTables
+
+
+class ReplayPage(BaseModel):
+    """Events of one source after a sequence, in order, and the source's latest sequence."""
+
+    source: str
+    events: list[EventEnvelope]
+    head: int
+
+
+async def read_events(
+    factory: SessionFactory, tables: KernelTables, source: str, after: int, limit: int
+) -> ReplayPage:
+    """Sequenced events after `after` (published or not: a sequence once given is served)."""
+    outbox = tables.outbox
+    async with factory() as session:
+        head = await session.scalar(sa.select(sa.func.max(outbox.c.sequence))) or 0
+        oldest = await session.scalar(sa.select(sa.func.min(outbox.c.sequence)))
+        if after < head and oldest is not None and oldest > after + 1:
+            raise Gone(
+                f"events {after + 1}..{oldest - 1} are past the retention period",
+                code="replay_retention_exceeded",
+                oldest_available=oldest,
+            )
+        rows = (
+            await session.execute(
+                sa.select(outbox)
+                .where(outbox.c.sequence > after)
+                .order_by(outbox.c.sequence)
+                .limit(limit)
+            )
+        ).all()
+    return ReplayPage(source=source, events=[row_to_envelope(r, source) for r in rows], head=head)
+
+
+def replay_router() -> APIRouter:
+    """`GET /events?after=N`, for other services only (scope events:replay)."""
+    router = APIRouter(tags=["events"])
+
+    @router.get(
+        "/events",
+        response_model=ReplayPage,
+        summary="Events after a sequence (service-to-service replay)",
+    )
+    async def list_events(
+        request: Request,
+        _caller: Annotated[Principal, Depends(require_scope(REPLAY_SCOPE))],
+        after: Annotated[int, Query(ge=0, description="Return events with sequence > after")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    ) -> Response:
+        runtime = request.app.state.runtime
+        page = await read_events(
+            runtime.session_factory, runtime.tables, runtime.source, after, limit
+        )
+        return Response(orjson.dumps(page.model_dump(mode="json")), media_type="application/json")
+
+    return router
+
+
+class ReplayUnavailable(Exception):
+    """The source could not be asked for its events; the consumer waits and retries."""
+
+
+class ReplayClient:
+    """Fetches missed events from the sources' replay endpoints."""
+
+    def __init__(self, source_urls: dict[str, str], tokens: ServiceTokenProvider) -> None:
+        self._urls = {k: v.rstrip("/") for k, v in source_urls.items()}
+        self._tokens = tokens
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
+
+    def knows(self, source: str) -> bool:
+        return source in self._urls
+
+    async def fetch(self, source: str, after: int, limit: int = 500) -> ReplayPage:
+        """One page of `source`'s events after `after`."""
+        base = self._urls.get(source)
+        if base is None:
+            raise ReplayUnavailable(f"no replay URL configured for source {source!r}")
+        try:
+            token = await self._tokens.token(self._client)
+            response = await self._client.get(
+                f"{base}/events",
+                params={"after": after, "limit": limit},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except (httpx.HTTPError, OSError) as exc:
+            raise ReplayUnavailable(f"{source} replay unreachable: {exc}") from exc
+        if response.status_code != 200:
+            raise ReplayUnavailable(
+                f"{source} replay answered {response.status_code}: {response.text[:300]}"
+            )
+        body: Any = response.json()
+        return ReplayPage.model_validate(body)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

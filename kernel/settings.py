@@ -1,0 +1,107 @@
+"""Settings shared by every app: validated once at start, one env prefix per service."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = REPO_ROOT / "var"
+DEV_KEYS_DIR = VAR_DIR / "dev-keys"
+
+# Secrets that ship in the repository for local use; refused anywhere else.
+_PLACEHOLDER_SECRETS = frozenset({"", "change-me", "dev", "secret"})
+
+
+class AppEnv(StrEnum):
+    local = "local"
+    test = "test"
+    production = "production"
+
+
+class AuthSettings(BaseSettings):
+    """How tokens are verified (every app) and, in local use, minted."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore")
+
+    issuer: str = "http://127.0.0.1:8000/auth"
+    audience: str = "safety-platform"
+    # A JWKS file or URL holding the issuer's public keys (EdDSA and RS256 accepted).
+    jwks_path: Path | None = None
+    jwks_url: str | None = None
+    jwks_cache_seconds: int = Field(default=300, ge=1)
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # The development issuer signs with a local key; it must never run in production.
+    dev_issuer_enabled: bool = True
+    dev_key_dir: Path = DEV_KEYS_DIR
+    # Machine-to-machine: OAuth2 client credentials used for service calls (replay reads).
+    client_token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+    def effective_jwks_path(self) -> Path | None:
+        """The JWKS file to read: explicit, or the dev issuer's when that is enabled."""
+        if self.jwks_path is not None:
+            return self.jwks_path
+        if self.jwks_url is None and self.dev_issuer_enabled:
+            return self.dev_key_dir / "jwks.json"
+        return None
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings for one service; subclasses set `env_prefix` (PERMITS_, CREDIT_, ...)."""
+
+    model_config = SettingsConfigDict(extra="ignore", validate_default=True)
+
+    service_name: str
+    app_env: AppEnv = Field(default=AppEnv.local, validation_alias="APP_ENV")
+    database_url: str = ""
+    # Dev broker default; Apache Kafka in production (deploy/).
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    # Tansu cannot serve InitProducerId: idempotence off here, on for Apache Kafka.
+    kafka_enable_idempotence: bool = Field(
+        default=False, validation_alias="KAFKA_ENABLE_IDEMPOTENCE"
+    )
+    kafka_timeout_seconds: float = Field(default=10.0, gt=0)
+    auto_migrate: bool = True
+    relay_enabled: bool = True
+    relay_poll_seconds: float = Field(default=0.5, gt=0)
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_lease_seconds: float = Field(default=15.0, gt=0)
+    outbox_retention_days: int = Field(default=30, ge=1)
+    consumers_enabled: bool = True
+    consumer_max_attempts: int = Field(default=5, ge=1, le=50)
+    # How often an idle consumer asks its sources for events the broker may have lost.
+    consumer_sweep_seconds: float = Field(default=30.0, gt=0)
+    # Base URLs of the services this one consumes from, for gap backfill (replay endpoint).
+    source_urls: dict[str, str] = Field(default_factory=dict)
+    calendar_dir: Path | None = None
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @model_validator(mode="after")
+    def _defaults_and_guards(self) -> ServiceSettings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{VAR_DIR / (self.service_name + '.db')}"
+        if self.app_env is AppEnv.production:
+            if self.auth.dev_issuer_enabled:
+                raise ValueError("AUTH_DEV_ISSUER_ENABLED must be false in production")
+            if self.auth.jwks_path is None and self.auth.jwks_url is None:
+                raise ValueError("production needs AUTH_JWKS_URL or AUTH_JWKS_PATH")
+            if (
+                self.auth.client_token_url
+                and (self.auth.client_secret or "") in _PLACEHOLDER_SECRETS
+            ):
+                raise ValueError("AUTH_CLIENT_SECRET is a placeholder; set a real secret")
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("production needs a PostgreSQL DATABASE_URL")
+        return self
+
+    @property
+    def topic(self) -> str:
+        """This service's own event topic."""
+        return f"{self.service_name}.events"

@@ -1,0 +1,61 @@
+"""Credit request dependencies."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends
+
+from kernel.app import SessionDep
+from kernel.auth import OptionalPrincipal, Principal, Role, require_roles
+from kernel.errors import NotFound
+from kernel.workdays import shanghai_today
+from services.credit.domain import PUBLIC_READERSHIP, Readership, is_in_publicity
+from services.credit.models import Penalty
+from services.credit.repository import PenaltyRepository
+
+BUREAU_ROLES = frozenset({Role.officer, Role.leader, Role.admin})
+
+# Credit officers record penalties; leaders and admins may too.
+RecorderDep = Annotated[Principal, Depends(require_roles(*BUREAU_ROLES))]
+
+
+def business_today() -> date:
+    """Today's business date in Asia/Shanghai (one place, so tests can move the clock)."""
+    return shanghai_today()
+
+
+TodayDep = Annotated[date, Depends(business_today)]
+
+
+def readership_of(principal: OptionalPrincipal) -> Readership:
+    """What this caller may read: the bureau everything, an enterprise also its own records."""
+    if principal.role in BUREAU_ROLES:
+        return Readership(sees_all=True)
+    if principal.role is Role.enterprise:
+        return Readership(own_uscc=principal.subject)
+    return PUBLIC_READERSHIP
+
+
+ReadershipDep = Annotated[Readership, Depends(readership_of)]
+
+
+async def readable_penalty(
+    penalty_id: str, session: SessionDep, readership: ReadershipDep, today: TodayDep
+) -> Penalty:
+    """The record, if this caller may read it; 404 otherwise.
+
+    A record whose publicity has ended is withdrawn from the public (最长公示期届满后自动停止
+    公示): for a reader who may not see it, it does not exist.
+    """
+    penalty = await PenaltyRepository(session).get(penalty_id)
+    if penalty is None or not readership.may_read(
+        penalty.uscc,
+        is_in_publicity(penalty.publicity_starts_on, penalty.publicity_ends_on, today),
+    ):
+        raise NotFound(f"penalty {penalty_id} not found", code="penalty_not_found")
+    return penalty
+
+
+ReadablePenalty = Annotated[Penalty, Depends(readable_penalty)]

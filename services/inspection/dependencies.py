@@ -1,0 +1,42 @@
+"""Inspection request dependencies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from kernel.app import SessionDep
+from kernel.auth import CurrentPrincipal, Principal, Role, require_roles
+from kernel.errors import Forbidden, NotFound
+from kernel.uscc import USCC
+from services.inspection.models import Enterprise
+from services.inspection.repository import EnterpriseRepository
+
+OfficerDep = Annotated[Principal, Depends(require_roles(Role.officer, Role.leader, Role.admin))]
+
+_BUREAU = frozenset({Role.officer, Role.leader, Role.admin})
+
+
+async def readable_enterprise(
+    uscc: Annotated[USCC, Path(description="The enterprise's USCC")],
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> Enterprise:
+    """The registry entry, for the bureau or the enterprise itself."""
+    if principal.role not in _BUREAU and not (
+        principal.role is Role.enterprise and principal.subject == uscc
+    ):
+        raise Forbidden(
+            "only the bureau or the enterprise itself may read this entry",
+            code="enterprise_not_yours",
+        )
+    enterprise = await EnterpriseRepository(session).get(uscc)
+    if enterprise is None:
+        raise NotFound(
+            f"enterprise {uscc} is not in the supervision registry", code="enterprise_not_found"
+        )
+    return enterprise
+
+
+ReadableEnterprise = Annotated[Enterprise, Depends(readable_enterprise)]

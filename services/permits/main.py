@@ -1,0 +1,24 @@
+"""The permits service: the permit item catalogue (measures 3 and 4)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kernel.app import create_service_app
+from services.permits.config import PermitsSettings, get_settings
+from services.permits.models import Base
+from services.permits.router import router
+
+
+def create_app(settings: PermitsSettings | None = None) -> FastAPI:
+    return create_service_app(
+        settings=settings or get_settings(),
+        metadata=Base.metadata,
+        routers=[router],
+        title="Permits service",
+        description="The permit item catalogue: versioned implementation elements, service "
+        "guides, approval modes (instant, pledge, standard), published approver contacts.",
+    )
+
+
+app = create_app()

@@ -1,0 +1,129 @@
+"""End to end over the gateway: health, a policy crossing Kafka, broker outage and data loss."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from kernel.uscc import make_uscc
+from kernel.workdays import shanghai_today
+from tests.e2e.conftest import SERVICES, Suite, wait_healthy
+
+pytestmark = pytest.mark.e2e
+
+
+def policy(n: int) -> dict[str, Any]:
+    today = shanghai_today()
+    return {
+        "policy_number": f"E2E-{n:05d}",
+        "uscc": make_uscc(50_000 + n),
+        "enterprise_name": f"青岛端到端测试企业{n}",
+        "sector": "gas_station",
+        "starts_on": (today - timedelta(days=3)).isoformat(),
+        "ends_on": (today + timedelta(days=360)).isoformat(),
+        "coverage_amount": "3000000.00",
+        "premium": "12000.00",
+    }
+
+
+def registry_entry(suite: Suite, n: int, timeout: float = 40.0) -> dict[str, Any]:
+    url = f"{suite.gateway}/api/inspection/enterprises/{make_uscc(50_000 + n)}"
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        r = httpx.get(url, headers=suite.token("officer"), timeout=5)
+        if r.status_code == 200:
+            return dict(r.json())
+        last = (r.status_code, r.text[:200])
+        time.sleep(0.2)
+    pytest.fail(
+        f"enterprise {n} never reached the registry: {last}\n{suite.log_tail('inspection')}"
+    )
+
+
+def applied_count(suite: Suite) -> float:
+    """Events inspection applied from insurance, read from its own metrics endpoint."""
+    text = httpx.get(f"http://127.0.0.1:{suite.ports['inspection']}/metrics", timeout=5).text
+    wanted = ('outcome="applied"', 'service="inspection"', 'source="insurance"')
+    for line in text.splitlines():
+        if line.startswith("consumer_events_total{") and all(w in line for w in wanted):
+            match = re.search(r"\} ([0-9.e+]+)$", line)
+            assert match, line
+            return float(match.group(1))
+    return 0.0
+
+
+def test_gateway_reports_every_upstream_healthy(suite: Suite) -> None:
+    body = wait_healthy(suite)
+    assert body["status"] == "ok"
+    upstreams = body["upstreams"]
+    assert isinstance(upstreams, dict)
+    assert sorted(upstreams) == sorted(SERVICES)
+    assert all(u["status"] == "ok" for u in upstreams.values())
+
+
+def test_policy_crosses_kafka_into_the_registry(suite: Suite) -> None:
+    wait_healthy(suite)
+    r = httpx.post(
+        f"{suite.gateway}/api/insurance/policies",
+        json=policy(1),
+        headers=suite.token("insurer", "PICC-QD"),
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    entry = registry_entry(suite, 1)
+    assert entry["insurer_id"] == "PICC-QD"
+    assert entry["is_insured"] is True
+    assert entry["sector"] == "gas_station"
+
+
+def test_malformed_uscc_is_422_through_the_gateway(suite: Suite) -> None:
+    wait_healthy(suite)
+    body = policy(2) | {"uscc": "91370200MA3C1234OX"}
+    r = httpx.post(
+        f"{suite.gateway}/api/insurance/policies",
+        json=body,
+        headers=suite.token("insurer", "PICC-QD"),
+        timeout=10,
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["field"] == "uscc"
+    listed = httpx.get(
+        f"{suite.gateway}/api/insurance/policies",
+        headers=suite.token("insurer", "PICC-QD"),
+        timeout=10,
+    ).json()
+    assert "E2E-00002" not in [p["policy_number"] for p in listed["items"]]
+
+
+def test_broker_outage_and_data_loss_lose_no_event(suite: Suite) -> None:
+    wait_healthy(suite)
+    registry_entry(suite, 1)  # the earlier event has been applied
+    before = applied_count(suite)
+    suite.broker.stop()
+    r = httpx.post(
+        f"{suite.gateway}/api/insurance/policies",
+        json=policy(3),
+        headers=suite.token("insurer", "PICC-QD"),
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    # The memory broker comes back empty: topics, offsets and any event it held are gone.
+    suite.broker.start()
+    assert registry_entry(suite, 3)["insurer_id"] == "PICC-QD"
+    r = httpx.post(
+        f"{suite.gateway}/api/insurance/policies",
+        json=policy(4),
+        headers=suite.token("insurer", "PICC-QD"),
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    registry_entry(suite, 4)
+    time.sleep(3)  # room for any duplicate application to show up
+    assert applied_count(suite) - before == 2
