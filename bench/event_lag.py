@@ -103,6 +103,12 @@ async def platform_lags(broker: DevBroker, tmp: Path) -> tuple[list[float], str]
         await insurance.start()
         await inspection.start()
         try:
+            # Measure the steady state: wait until the consumer has joined its group, as the
+            # baseline does.
+            assert inspection.runner is not None
+            async with asyncio.timeout(60):
+                while not inspection.runner.assigned:
+                    await asyncio.sleep(0.05)
             insurer = Principal(role=Role.insurer, subject="PICC-QD")
             today = shanghai_today()
             for n in range(EVENTS + WARMUP):

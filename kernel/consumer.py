@@ -323,6 +323,7 @@ class ConsumerRunner:
         self._stall = stall_seconds
         self.last_poll = 0.0
         self.connected = False
+        self.assigned = False
         self.last_error: str | None = None
 
     async def run(self) -> None:
@@ -347,6 +348,7 @@ class ConsumerRunner:
                 delay = min(delay * 2, 5.0)
             finally:
                 self.connected = False
+                self.assigned = False
                 with contextlib.suppress(Exception):
                     await bounded(consumer.stop(), 5)
 
@@ -357,6 +359,7 @@ class ConsumerRunner:
         while True:
             batches = await bounded(consumer.getmany(timeout_ms=500, max_records=500), 30)
             self.last_poll = loop.time()
+            self.assigned = bool(consumer.assignment())
             for tp, messages in batches.items():
                 for message in messages:
                     await self._handle(message)
