@@ -22,8 +22,9 @@ PROXY_PATH = "/api/{service}/{path:path}"
 # TRACE is left out on purpose (cross-site tracing); CONNECT makes no sense here.
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
-# First path segments never forwarded: `/events` is the service-to-service replay endpoint.
-BLOCKED_SEGMENTS = frozenset({"events"})
+# First path segments never forwarded: `/events` is the service-to-service replay endpoint,
+# `/metrics` is for the operators' scraper on the internal network, not the public.
+BLOCKED_SEGMENTS = frozenset({"events", "metrics"})
 
 # RFC 9110 §7.6.1 connection-specific fields, plus what this hop sets itself (Host, Expect,
 # Content-Length of the forwarded body, the X-Forwarded-* it rewrites). Proxy-* go by prefix.

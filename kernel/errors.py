@@ -120,8 +120,10 @@ def problem_response(
     )
 
 
-def _field_path(loc: Sequence[int | str]) -> str:
+def _field_path(loc: Sequence[int | str], error_type: str) -> str:
     # FastAPI prefixes the location with where it came from: body, query, path, header.
+    if error_type == "json_invalid":
+        return "body"  # the position that follows is a character offset, not a field
     parts = [str(p) for p in loc]
     return ".".join(parts[1:]) if len(parts) > 1 else ".".join(parts)
 
@@ -133,7 +135,7 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
         loc = err.get("loc", ())
         out.append(
             {
-                "field": _field_path(loc),
+                "field": _field_path(loc, str(err.get("type", ""))),
                 "in": str(loc[0]) if loc else "body",
                 "rule": str(err.get("type", "invalid")),
                 "message": str(err.get("msg", "invalid value")),
@@ -171,13 +173,42 @@ async def _on_validation(request: Request, exc: Exception) -> Response:
     )
 
 
+_ZH_PHRASES = {
+    400: "请求有误",
+    401: "需要身份认证",
+    403: "无权访问",
+    404: "未找到",
+    405: "不支持该请求方法",
+    406: "无法提供所需格式",
+    409: "状态冲突",
+    410: "已不可用",
+    412: "版本不一致",
+    413: "请求内容过大",
+    415: "不支持的内容类型",
+    422: "请求参数校验失败",
+    429: "请求过于频繁",
+    500: "服务内部错误",
+    502: "上游服务异常",
+    503: "服务暂不可用",
+    504: "上游服务超时",
+}
+
+
 async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     code = phrase.lower().replace(" ", "_").replace("-", "_")
     detail = exc.detail if isinstance(exc.detail, str) else phrase
-    return problem_response(request, status, code, phrase, detail, headers=exc.headers)
+    return problem_response(
+        request,
+        status,
+        code,
+        phrase,
+        detail,
+        title_zh=_ZH_PHRASES.get(status),
+        headers=exc.headers,
+    )
 
 
 async def _on_database(request: Request, exc: Exception) -> Response:

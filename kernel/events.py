@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
+import orjson
 from cloudevents.core.bindings.kafka import KafkaMessage, from_structured, to_structured
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
@@ -72,12 +73,34 @@ def to_kafka(envelope: EventEnvelope) -> KafkaMessage:
     return to_structured(event, _FORMAT, key_mapper=lambda e: e.get_subject())
 
 
+_REQUIRED = ("specversion", "id", "source", "type", "subject", "time", "sequence", "data")
+
+
 def from_kafka(
     value: bytes | None, key: bytes | None, headers: Sequence[tuple[str, bytes]] | None
 ) -> EventEnvelope:
-    """Decode a structured-mode message; raises MalformedEvent for anything else."""
+    """Decode a structured-mode message; raises MalformedEvent for anything else.
+
+    Required attributes are checked on the raw document first: the SDK would otherwise fill a
+    missing `id` with a fresh UUID (defeating the inbox), a missing `time` with now.
+    """
     if value is None:
         raise MalformedEvent("empty message value")
+    try:
+        raw = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedEvent(f"not a CloudEvent of this platform: not JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise MalformedEvent("not a CloudEvent of this platform: not a JSON object")
+    missing = [name for name in _REQUIRED if raw.get(name) in (None, "")]
+    if missing:
+        raise MalformedEvent(f"CloudEvent lacks required attribute(s): {', '.join(missing)}")
+    if raw["specversion"] != SPECVERSION:
+        raise MalformedEvent(f"specversion {raw['specversion']!r} is not {SPECVERSION}")
+    if raw.get("datacontenttype", "application/json") != "application/json":
+        raise MalformedEvent(f"datacontenttype {raw['datacontenttype']!r} is not JSON")
+    if type(raw["sequence"]) is not int:
+        raise MalformedEvent("sequence must be a JSON integer")
     try:
         message = KafkaMessage(headers=dict(headers or ()), key=key, value=value)
         event = from_structured(message, _FORMAT, CloudEvent)
@@ -86,15 +109,11 @@ def from_kafka(
             id=attrs["id"],
             source=attrs["source"],
             type=attrs["type"],
-            subject=attrs.get("subject") or "",
+            subject=attrs["subject"],
             time=attrs["time"],
-            sequence=int(attrs["sequence"]),
+            sequence=raw["sequence"],
             data=event.get_data(),
         )
-    except MalformedEvent:
-        raise
-    except (ValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise MalformedEvent(f"not a CloudEvent of this platform: {exc}") from exc
     except Exception as exc:  # the SDK raises its own error types for bad input
         raise MalformedEvent(f"not a CloudEvent of this platform: {exc}") from exc
 

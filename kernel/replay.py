@@ -16,7 +16,7 @@ from kernel.auth.service_token import REPLAY_SCOPE, ServiceTokenProvider
 from kernel.db import SessionFactory
 from kernel.errors import Gone
 from kernel.events import EventEnvelope
-from kernel.outbox import row_to_envelope
+from kernel.outbox import SEQUENCE_COUNTER, row_to_envelope
 from kernel.tables import KernelTables
 
 
@@ -32,13 +32,20 @@ async def read_events(
     factory: SessionFactory, tables: KernelTables, source: str, after: int, limit: int
 ) -> ReplayPage:
     """Sequenced events after `after` (published or not: a sequence once given is served)."""
-    outbox = tables.outbox
+    outbox, counters = tables.outbox, tables.counters
     async with factory() as session:
-        head = await session.scalar(sa.select(sa.func.max(outbox.c.sequence))) or 0
+        # The relay's counter, not max(sequence): retention may have purged every row.
+        head = (
+            await session.scalar(
+                sa.select(counters.c.value).where(counters.c.name == SEQUENCE_COUNTER)
+            )
+            or 0
+        )
         oldest = await session.scalar(sa.select(sa.func.min(outbox.c.sequence)))
-        if after < head and oldest is not None and oldest > after + 1:
+        if after < head and (oldest is None or oldest > after + 1):
+            first_kept = oldest if oldest is not None else head + 1
             raise Gone(
-                f"events {after + 1}..{oldest - 1} are past the retention period",
+                f"events {after + 1}..{first_kept - 1} are past the retention period",
                 code="replay_retention_exceeded",
                 oldest_available=oldest,
             )

@@ -94,7 +94,7 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("production needs AUTH_JWKS_URL or AUTH_JWKS_PATH")
             if (
                 self.auth.client_token_url
-                and (self.auth.client_secret or "") in _PLACEHOLDER_SECRETS
+                and (self.auth.client_secret or "").strip().lower() in _PLACEHOLDER_SECRETS
             ):
                 raise ValueError("AUTH_CLIENT_SECRET is a placeholder; set a real secret")
             if self.database_url.startswith("sqlite"):

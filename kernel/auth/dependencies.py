@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kernel.auth.principal import ANONYMOUS, Principal, Role
-from kernel.auth.verifier import InvalidToken, TokenVerifier
-from kernel.errors import Forbidden, Unauthorized
+from kernel.auth.verifier import InvalidToken, KeysUnavailable, TokenVerifier
+from kernel.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from the identity provider")
 
@@ -23,6 +23,12 @@ async def _verify(request: Request, creds: HTTPAuthorizationCredentials | None) 
         return await verifier.verify(creds.credentials)
     except InvalidToken as exc:
         raise Unauthorized(f"invalid token: {exc}", code="invalid_token") from exc
+    except KeysUnavailable as exc:
+        raise ServiceUnavailable(
+            "tokens cannot be verified now: the identity provider's keys are unavailable",
+            code="identity_provider_unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
 
 
 async def current_principal(

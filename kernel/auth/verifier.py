@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,15 @@ from kernel.settings import AuthSettings
 
 ALGORITHMS = ["EdDSA", "RS256"]
 
+log = logging.getLogger("kernel.auth")
+
 
 class InvalidToken(Exception):
     """The bearer token failed verification; the message says why."""
+
+
+class KeysUnavailable(Exception):
+    """No signing keys could be loaded (identity provider unreachable and nothing cached)."""
 
 
 class JWKSSource:
@@ -43,14 +51,17 @@ class JWKSSource:
 
     async def get(self, kid: str | None) -> PyJWK:
         if self._stale():
-            await self._refresh()
+            await self._refresh(lambda: self._stale())
         key = self._lookup(kid)
         if key is None and time.monotonic() - self._loaded_at > 1.0:
-            await self._refresh()
+            await self._refresh(lambda: self._lookup(kid) is None and self._may_refetch())
             key = self._lookup(kid)
         if key is None:
             raise InvalidToken(f"unknown signing key {kid!r}")
         return key
+
+    def _may_refetch(self) -> bool:
+        return time.monotonic() - self._loaded_at > 1.0
 
     def _lookup(self, kid: str | None) -> PyJWK | None:
         if kid is None:
@@ -67,20 +78,38 @@ class JWKSSource:
                 return True
         return time.monotonic() - self._loaded_at > self._ttl
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, still_needed: Callable[[], bool]) -> None:
+        # Single flight: callers queue on the lock and re-check, so a burst of requests on a
+        # cold or expired cache makes one request to the identity provider.
         async with self._lock:
-            if self._path is not None:
-                doc = self._read_file(self._path)
-            else:
-                assert self._url is not None
-                if self._client is None:
-                    self._client = httpx.AsyncClient(timeout=5.0)
-                response = await self._client.get(self._url)
-                response.raise_for_status()
-                doc = response.json()
+            if not still_needed():
+                return
+            try:
+                doc = await self._fetch()
+            except InvalidToken:
+                raise
+            except (httpx.HTTPError, OSError, ValueError) as exc:
+                if self._keys:
+                    # The identity provider is down: keep verifying with the last good keys
+                    # and try again after another cache period.
+                    log.warning("JWKS refresh failed, keeping cached keys: %s", exc)
+                    self._loaded_at = time.monotonic()
+                    return
+                raise KeysUnavailable(f"signing keys unavailable: {exc}") from exc
             keyset = PyJWKSet.from_dict(doc)
             self._keys = {k.key_id or str(i): k for i, k in enumerate(keyset.keys)}
             self._loaded_at = time.monotonic()
+
+    async def _fetch(self) -> dict[str, Any]:
+        if self._path is not None:
+            return self._read_file(self._path)
+        assert self._url is not None
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=5.0)
+        response = await self._client.get(self._url)
+        response.raise_for_status()
+        doc: dict[str, Any] = response.json()
+        return doc
 
     def _read_file(self, path: Path) -> dict[str, Any]:
         try:

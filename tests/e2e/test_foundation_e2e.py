@@ -31,7 +31,7 @@ def policy(n: int) -> dict[str, Any]:
     }
 
 
-def registry_entry(suite: Suite, n: int, timeout: float = 40.0) -> dict[str, Any]:
+def registry_entry(suite: Suite, n: int, timeout: float = 60.0) -> dict[str, Any]:
     url = f"{suite.gateway}/api/inspection/enterprises/{make_uscc(50_000 + n)}"
     deadline = time.monotonic() + timeout
     last = None

@@ -405,9 +405,10 @@ class TestFailures:
             "/api/inspection//events",
             "/api/insurance/%65vents",
             "/api/permits/Events",
+            "/api/inspection/metrics",
         ],
     )
-    async def test_the_replay_endpoint_is_never_forwarded(
+    async def test_internal_endpoints_are_never_forwarded(
         self, client: httpx.AsyncClient, path: str
     ) -> None:
         assert_problem(await client.get(path), 404, "not_found")

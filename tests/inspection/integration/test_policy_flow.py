@@ -6,6 +6,7 @@ its broker so that topics and consumer-group offsets never leak between tests.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from kernel.app import ServiceRuntime
 from kernel.auth.dev import DevIssuer
@@ -234,3 +235,20 @@ async def test_redelivered_events_change_nothing(suite: Suite) -> None:
             )
 
     assert await eventually(dead_lettered) == 1
+    # The parked message is also on the service's dead-letter topic, with its error.
+    consumer = AIOKafkaConsumer(
+        "inspection.dlq", bootstrap_servers=suite.broker.bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(20):
+            letters: list[Any] = []
+            while not letters:
+                batch = await consumer.getmany(timeout_ms=500)
+                letters = [m for messages in batch.values() for m in messages]
+    finally:
+        await consumer.stop()
+    assert letters[0].value == b"\x00not a cloudevent"
+    headers = dict(letters[0].headers)
+    assert b"MalformedEvent" in headers["error"]
+    assert headers["origin-topic"] == b"insurance.events"

@@ -1,0 +1,147 @@
+"""Every event contract has a realistic example that validates, round-trips and stays strict.
+
+A new contract in kernel/contracts must add its example here: the registry is checked against
+this table in both directions.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+import kernel.contracts  # noqa: F401  (importing registers every contract)
+from kernel.events import EventContract, EventEnvelope, parse_payload, registered_contracts
+from kernel.uscc import make_uscc
+
+USCC = make_uscc(3702)
+
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "credit.penalty.published.v1": {
+        "record_id": "5c3e1f0a-8d2b-4f6e-9a7c-1b2d3e4f5a6b",
+        "uscc": USCC,
+        "decision_number": "青应急罚〔2026〕17号",
+        "severity": "general",
+        "publicity_starts_on": "2026-03-02",
+        "publicity_ends_on": "2027-03-01",
+        "repair_eligible_on": "2026-06-02",
+    },
+    "inspection.enterprise.registered.v1": {
+        "uscc": USCC,
+        "name": "青岛海湾化工有限公司",
+        "district": "黄岛区",
+        "sector": "hazardous_chemicals",
+        "tier": "key",
+    },
+    "insurance.policy.activated.v1": {
+        "policy_id": "9f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+        "policy_number": "AQ-2026-0001",
+        "uscc": USCC,
+        "enterprise_name": "青岛海湾化工有限公司",
+        "insurer_id": "PICC-QD",
+        "sector": "hazardous_chemicals",
+        "starts_on": "2026-01-01",
+        "ends_on": "2026-12-31",
+        "coverage_amount": "5000000.00",
+        "premium": "18000.00",
+    },
+    "permits.item.published.v1": {
+        "code": "370200-AQ-001",
+        "version": 2,
+        "name": "危险化学品经营许可证核发",
+        "approval_mode": "pledge",
+        "effective_on": "2026-04-01",
+    },
+}
+
+CONTRACTS = registered_contracts()
+
+
+def example(type_: str) -> dict[str, Any]:
+    """A fresh copy of the example, as it would arrive off the wire."""
+    payload: dict[str, Any] = json.loads(json.dumps(EXAMPLES[type_]))
+    return payload
+
+
+def test_registry_is_not_empty() -> None:
+    assert CONTRACTS
+
+
+def test_every_registered_contract_has_an_example() -> None:
+    missing = sorted(set(CONTRACTS) - set(EXAMPLES))
+    assert not missing, f"add an example payload to tests/contract for: {missing}"
+
+
+def test_every_example_belongs_to_a_registered_contract() -> None:
+    stale = sorted(set(EXAMPLES) - set(CONTRACTS))
+    assert not stale, f"examples for unregistered event types: {stale}"
+
+
+@pytest.mark.parametrize("type_", sorted(CONTRACTS))
+class TestContract:
+    def test_example_validates(self, type_: str) -> None:
+        model = CONTRACTS[type_].model_validate(example(type_))
+        assert type_ == model.TYPE
+
+    def test_json_round_trip_is_lossless(self, type_: str) -> None:
+        cls = CONTRACTS[type_]
+        model = cls.model_validate(example(type_))
+        assert cls.model_validate_json(model.model_dump_json()) == model
+        wire = json.loads(json.dumps(model.model_dump(mode="json")))
+        assert cls.model_validate(wire) == model
+        assert wire == example(type_)
+
+    def test_example_travels_in_an_envelope(self, type_: str) -> None:
+        cls = CONTRACTS[type_]
+        model = cls.model_validate(example(type_))
+        envelope = EventEnvelope(
+            id="7d0e2b1c-3a4f-4e5d-9c8b-6a7f8e9d0c1b",
+            source="/" + type_.split(".")[0],
+            type=type_,
+            subject=USCC,
+            time="2026-03-02T01:30:15.123Z",
+            sequence=1,
+            data=model.model_dump(mode="json"),
+        )
+        assert parse_payload(envelope, cls) == model
+
+    def test_extra_fields_are_rejected(self, type_: str) -> None:
+        payload = example(type_) | {"unexpected": "value"}
+        with pytest.raises(ValidationError, match="extra"):
+            CONTRACTS[type_].model_validate(payload)
+
+    @pytest.mark.parametrize("drop", ["first", "last"])
+    def test_required_fields_are_required(self, type_: str, drop: str) -> None:
+        payload = example(type_)
+        name = next(iter(payload)) if drop == "first" else list(payload)[-1]
+        del payload[name]
+        with pytest.raises(ValidationError, match=name):
+            CONTRACTS[type_].model_validate(payload)
+
+    def test_payloads_are_immutable(self, type_: str) -> None:
+        model = CONTRACTS[type_].model_validate(example(type_))
+        name = next(iter(example(type_)))
+        with pytest.raises(ValidationError):
+            setattr(model, name, None)
+
+    def test_type_names_its_producing_module(self, type_: str) -> None:
+        cls: type[EventContract] = CONTRACTS[type_]
+        producer = type_.split(".")[0]
+        assert cls.__module__ == f"kernel.contracts.{producer}", (
+            f"{type_} must be declared in kernel/contracts/{producer}.py, not {cls.__module__}"
+        )
+
+    def test_has_a_docstring(self, type_: str) -> None:
+        assert (CONTRACTS[type_].__doc__ or "").strip(), "contracts say what the event is"
+
+
+@pytest.mark.parametrize(
+    "type_", sorted(t for t, cls in CONTRACTS.items() if "uscc" in cls.model_fields)
+)
+def test_uscc_fields_check_the_check_character(type_: str) -> None:
+    payload = example(type_)
+    payload["uscc"] = USCC[:-1] + ("0" if USCC[-1] != "0" else "1")
+    with pytest.raises(ValidationError, match="uscc"):
+        CONTRACTS[type_].model_validate(payload)
