@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from kernel.uscc import make_uscc
-from kernel.workdays import shanghai_today
 from tests.e2e.conftest import SERVICES, Suite, wait_healthy
+from tests.support.builders import policy_body
 
 pytestmark = pytest.mark.e2e
-
-
-def policy(n: int) -> dict[str, Any]:
-    today = shanghai_today()
-    return {
-        "policy_number": f"E2E-{n:05d}",
-        "uscc": make_uscc(50_000 + n),
-        "enterprise_name": f"青岛端到端测试企业{n}",
-        "sector": "gas_station",
-        "starts_on": (today - timedelta(days=3)).isoformat(),
-        "ends_on": (today + timedelta(days=360)).isoformat(),
-        "coverage_amount": "3000000.00",
-        "premium": "12000.00",
-    }
 
 
 def registry_entry(suite: Suite, n: int, timeout: float = 60.0) -> dict[str, Any]:
@@ -71,7 +56,7 @@ def test_policy_crosses_kafka_into_the_registry(suite: Suite) -> None:
     wait_healthy(suite)
     r = httpx.post(
         f"{suite.gateway}/api/insurance/policies",
-        json=policy(1),
+        json=policy_body(50_000 + 1, sector="gas_station"),
         headers=suite.token("insurer", "PICC-QD"),
         timeout=10,
     )
@@ -84,7 +69,7 @@ def test_policy_crosses_kafka_into_the_registry(suite: Suite) -> None:
 
 def test_malformed_uscc_is_422_through_the_gateway(suite: Suite) -> None:
     wait_healthy(suite)
-    body = policy(2) | {"uscc": "91370200MA3C1234OX"}
+    body = policy_body(50_002, uscc="91370200MA3C1234OX")
     r = httpx.post(
         f"{suite.gateway}/api/insurance/policies",
         json=body,
@@ -99,7 +84,7 @@ def test_malformed_uscc_is_422_through_the_gateway(suite: Suite) -> None:
         headers=suite.token("insurer", "PICC-QD"),
         timeout=10,
     ).json()
-    assert "E2E-00002" not in [p["policy_number"] for p in listed["items"]]
+    assert "AQ-2026-50002" not in [p["policy_number"] for p in listed["items"]]
 
 
 def test_broker_outage_and_data_loss_lose_no_event(suite: Suite) -> None:
@@ -109,7 +94,7 @@ def test_broker_outage_and_data_loss_lose_no_event(suite: Suite) -> None:
     suite.broker.stop()
     r = httpx.post(
         f"{suite.gateway}/api/insurance/policies",
-        json=policy(3),
+        json=policy_body(50_000 + 3, sector="gas_station"),
         headers=suite.token("insurer", "PICC-QD"),
         timeout=10,
     )
@@ -119,7 +104,7 @@ def test_broker_outage_and_data_loss_lose_no_event(suite: Suite) -> None:
     assert registry_entry(suite, 3)["insurer_id"] == "PICC-QD"
     r = httpx.post(
         f"{suite.gateway}/api/insurance/policies",
-        json=policy(4),
+        json=policy_body(50_000 + 4, sector="gas_station"),
         headers=suite.token("insurer", "PICC-QD"),
         timeout=10,
     )

@@ -31,6 +31,7 @@ from services.insurance.main import create_app
 from services.insurance.models import Base, Policy
 from tests.kernel.conftest import KernelDB
 from tests.support import bearer, running, serving
+from tests.support.builders import policy_body
 
 SHANGHAI = timezone(timedelta(hours=8))
 USCC = make_uscc(9100)
@@ -250,22 +251,6 @@ class TestSQLiteEngine:
 # --- the request's commit point through a real service ---------------------------------------
 
 
-def policy_body(**overrides: Any) -> dict[str, Any]:
-    today = shanghai_today()
-    body: dict[str, Any] = {
-        "policy_number": "AQ-2026-0042",
-        "uscc": USCC,
-        "enterprise_name": "青岛海湾化工有限公司",
-        "sector": "hazardous_chemicals",
-        "starts_on": (today - timedelta(days=10)).isoformat(),
-        "ends_on": (today + timedelta(days=350)).isoformat(),
-        "coverage_amount": "5000000.00",
-        "premium": "18000.00",
-    }
-    body.update(overrides)
-    return body
-
-
 def settings_for(database_url: str, broker: DevBroker, auth: AuthSettings) -> InsuranceSettings:
     return InsuranceSettings(
         database_url=database_url,
@@ -294,14 +279,14 @@ class TestRequestCommitPoint:
     ) -> None:
         client, runtime = insurance
         r = await client.post(
-            "/policies", json=policy_body(), headers=bearer(issuer, "insurer", "PICC-QD")
+            "/policies", json=policy_body(9100), headers=bearer(issuer, "insurer", "PICC-QD")
         )
         assert r.status_code == 201, r.text
         async with runtime.session_factory() as fresh:
             stored = await fresh.get(Policy, r.json()["id"])
             events = (await fresh.execute(sa.select(runtime.tables.outbox))).all()
         assert stored is not None
-        assert stored.policy_number == "AQ-2026-0042"
+        assert stored.policy_number == "AQ-2026-9100"
         assert stored.created_at.tzinfo is UTC
         assert [e.data["policy_id"] for e in events] == [r.json()["id"]]
 
@@ -311,10 +296,10 @@ class TestRequestCommitPoint:
         client, runtime = insurance
         headers = bearer(issuer, "insurer", "PICC-QD")
         assert (
-            await client.post("/policies", json=policy_body(), headers=headers)
+            await client.post("/policies", json=policy_body(9100), headers=headers)
         ).status_code == 201
         keyed = {**headers, "Idempotency-Key": "dup-attempt-0001"}
-        r = await client.post("/policies", json=policy_body(), headers=keyed)
+        r = await client.post("/policies", json=policy_body(9100), headers=keyed)
         assert r.status_code == 409
         assert r.json()["code"] == "policy_exists"
         assert await count(runtime, Policy) == 1

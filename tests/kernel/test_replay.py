@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -17,27 +16,12 @@ from kernel.devbroker import DevBroker
 from kernel.events import parse_payload, registered_contracts
 from kernel.replay import ReplayClient, ReplayPage, ReplayUnavailable
 from kernel.settings import AuthSettings
-from kernel.uscc import make_uscc
-from kernel.workdays import shanghai_today
 from services.insurance.config import InsuranceSettings
 from services.insurance.main import create_app
 from tests.support import bearer, eventually, free_port, running, serving
+from tests.support.builders import policy_body
 
 N_POLICIES = 5
-
-
-def policy_body(n: int) -> dict[str, Any]:
-    today = shanghai_today()
-    return {
-        "policy_number": f"AQ-2026-{n:04d}",
-        "uscc": make_uscc(500 + n),
-        "enterprise_name": f"青岛第{n}化工有限公司",
-        "sector": "hazardous_chemicals",
-        "starts_on": (today - timedelta(days=10)).isoformat(),
-        "ends_on": (today + timedelta(days=350)).isoformat(),
-        "coverage_amount": "5000000.00",
-        "premium": "18000.00",
-    }
 
 
 def replay_headers(issuer: DevIssuer) -> dict[str, str]:
@@ -47,7 +31,7 @@ def replay_headers(issuer: DevIssuer) -> dict[str, str]:
 
 async def register(client: httpx.AsyncClient, issuer: DevIssuer, n: int) -> str:
     r = await client.post(
-        "/policies", json=policy_body(n), headers=bearer(issuer, "insurer", "PICC-QD")
+        "/policies", json=policy_body(500 + n), headers=bearer(issuer, "insurer", "PICC-QD")
     )
     assert r.status_code == 201, r.text
     policy_id: str = r.json()["id"]

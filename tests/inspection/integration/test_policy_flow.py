@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,12 +22,12 @@ from kernel.auth.dev import DevIssuer
 from kernel.devbroker import DevBroker
 from kernel.settings import AuthSettings
 from kernel.uscc import make_uscc
-from kernel.workdays import shanghai_today
 from services.inspection.config import InspectionSettings
 from services.inspection.main import create_app as create_inspection
 from services.insurance.config import InsuranceSettings
 from services.insurance.main import create_app as create_insurance
 from tests.support import bearer, eventually, running, serving
+from tests.support.builders import policy_body
 
 
 @pytest.fixture
@@ -49,18 +48,7 @@ class Suite:
     inspection_settings: InspectionSettings
 
     async def register_policy(self, n: int, **overrides: Any) -> httpx.Response:
-        today = shanghai_today()
-        body = {
-            "policy_number": f"AQ-{n:04d}",
-            "uscc": make_uscc(n),
-            "enterprise_name": f"青岛第{n}化工有限公司",
-            "sector": "hazardous_chemicals",
-            "starts_on": (today - timedelta(days=1)).isoformat(),
-            "ends_on": (today + timedelta(days=300)).isoformat(),
-            "coverage_amount": "2000000.00",
-            "premium": "9000.00",
-            **overrides,
-        }
+        body = policy_body(n, **overrides)
         async with httpx.AsyncClient(base_url=self.insurance_url, timeout=10) as client:
             return await client.post(
                 "/policies", json=body, headers=bearer(self.issuer, "insurer", "PICC-QD")

@@ -20,25 +20,14 @@ from services.insurance.config import InsuranceSettings
 from services.insurance.main import create_app
 from services.insurance.models import Policy
 from tests.support import bearer, running
+from tests.support.builders import policy_body as build_policy
 
 USCC_A = make_uscc(101)
 USCC_B = make_uscc(102)
 
 
 def policy_body(**overrides: Any) -> dict[str, Any]:
-    today = shanghai_today()
-    body: dict[str, Any] = {
-        "policy_number": "AQ-2026-0001",
-        "uscc": USCC_A,
-        "enterprise_name": "青岛海湾化工有限公司",
-        "sector": "hazardous_chemicals",
-        "starts_on": (today - timedelta(days=10)).isoformat(),
-        "ends_on": (today + timedelta(days=350)).isoformat(),
-        "coverage_amount": "5000000.00",
-        "premium": "18000.00",
-    }
-    body.update(overrides)
-    return body
+    return build_policy(101, enterprise_name="青岛海湾化工有限公司", **overrides)
 
 
 @pytest.fixture
@@ -206,7 +195,7 @@ class TestReadPolicies:
         assert other.status_code == 403
         assert (await client.get("/policies/nope", headers=picc)).status_code == 404
         listing = await client.get("/policies", headers=picc)
-        assert [p["policy_number"] for p in listing.json()["items"]] == ["AQ-2026-0001"]
+        assert [p["policy_number"] for p in listing.json()["items"]] == ["AQ-2026-0101"]
 
     async def test_enterprise_reads_its_own(
         self, api: tuple[httpx.AsyncClient, ServiceRuntime], issuer: DevIssuer
