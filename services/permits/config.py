@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic_settings import SettingsConfigDict
 
-from kernel.settings import ServiceSettings
+from kernel.settings import VAR_DIR, ServiceSettings
 
 
 class PermitsSettings(ServiceSettings):
@@ -15,6 +16,12 @@ class PermitsSettings(ServiceSettings):
     )
 
     service_name: str = "permits"
+    # Electronic licences: who signs them, with which keys, and where they are verified.
+    licence_issuer: str = "did:web:yjj.qingdao.gov.cn"
+    licence_key_dir: Path = VAR_DIR / "permits-keys"
+    licence_initial_key_id: str = "key-2026-1"
+    # Public address of this service's API as the world reaches it (through the gateway).
+    public_base_url: str = "http://127.0.0.1:8000/api/permits"
 
 
 @lru_cache

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 
+from kernel.app import RuntimeDep
 from kernel.auth import Principal, Role, require_roles
 from kernel.workdays import shanghai_today
+from services.permits.applications import Issuing
+from services.permits.config import PermitsSettings
+from services.permits.credentials import IssuerKeyRing
 
 AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
 
@@ -27,3 +31,24 @@ def catalogue_date(
 
 
 OnDate = Annotated[date, Depends(catalogue_date)]
+
+
+def issuing(request: Request, runtime: RuntimeDep) -> Issuing:
+    """Signing keys (loaded once per process, created on first start) and public address."""
+    cached: Issuing | None = getattr(request.app.state, "issuing", None)
+    if cached is None:
+        settings = runtime.settings
+        assert isinstance(settings, PermitsSettings)
+        ring = IssuerKeyRing.open_or_create(
+            settings.licence_key_dir, settings.licence_issuer, settings.licence_initial_key_id
+        )
+        cached = Issuing(ring, settings.public_base_url, runtime.calendar)
+        request.app.state.issuing = cached
+    return cached
+
+
+IssuingDep = Annotated[Issuing, Depends(issuing)]
+EnterpriseDep = Annotated[Principal, Depends(require_roles(Role.enterprise))]
+ReviewerDep = Annotated[Principal, Depends(require_roles(Role.officer, Role.leader))]
+BureauDep = Annotated[Principal, Depends(require_roles(Role.officer, Role.leader, Role.admin))]
+LicenceAdminDep = Annotated[Principal, Depends(require_roles(Role.leader, Role.admin))]

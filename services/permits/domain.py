@@ -187,13 +187,21 @@ class ApplicationRuleViolated(ValueError):
     """An application or review step that the rules refuse; `code` is stable for clients."""
 
     def __init__(
-        self, code: str, message: str, *, field: str | None = None, conflict: bool = False
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        conflict: bool = False,
+        forbidden: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.field = field
         # True when the request is well-formed but the record's state forbids it (HTTP 409).
         self.conflict = conflict
+        # True when the step belongs to another role (HTTP 403).
+        self.forbidden = forbidden
 
 
 @dataclass(frozen=True)
@@ -278,6 +286,7 @@ def review_transition(
         raise ApplicationRuleViolated(
             "review_step_not_yours",
             f"a {actor_role} may not {action.value.replace('_', ' ')}",
+            forbidden=True,
         )
     if (
         action is ReviewAction.approve
@@ -351,3 +360,16 @@ def pledge_outcome(status: PledgeStatus, passed: bool) -> PledgeStatus:
             conflict=True,
         )
     return PledgeStatus.kept if passed else PledgeStatus.breached
+
+
+def pledge_text(item_code: str, item_name: str, version: int) -> str:
+    """The pledge (承诺书) an applicant signs for an item; its hash binds the signature."""
+    return (
+        f"承诺书（{item_code} 第{version}版）\n"
+        f"本申请人申请办理“{item_name}”，郑重承诺：\n"
+        "一、所提交的申请材料和填报信息真实、合法、有效；\n"
+        "二、已具备法律、法规、规章规定的安全生产条件和许可条件；\n"
+        f"三、同意应急管理部门在许可决定作出后{PLEDGE_VERIFICATION_DAYS}个工作日内进行核查；\n"
+        "四、如承诺不实或不具备许可条件，自愿接受撤销许可的处理，"
+        "并依法承担相应法律责任，相关失信信息记入信用记录。"
+    )

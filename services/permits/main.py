@@ -7,14 +7,14 @@ from fastapi import FastAPI
 from kernel.app import create_service_app
 from services.permits.config import PermitsSettings, get_settings
 from services.permits.models import Base
-from services.permits.router import router
+from services.permits.router import applications_router, licences_router, router
 
 
 def create_app(settings: PermitsSettings | None = None) -> FastAPI:
     return create_service_app(
         settings=settings or get_settings(),
         metadata=Base.metadata,
-        routers=[router],
+        routers=[router, applications_router, licences_router],
         title="Permits service",
         description="The permit item catalogue: versioned implementation elements, service "
         "guides, approval modes (instant, pledge, standard), published approver contacts.",

@@ -50,3 +50,113 @@ class ItemVersion(Base):
     effective_on: Mapped[date] = mapped_column(sa.Date)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
     published_by: Mapped[str] = mapped_column(sa.String(128))
+
+
+class Application(Base):
+    """An enterprise's application for a permit item, and where it stands."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        sa.Index("ix_applications_uscc", "uscc"),
+        # The officers' queue: open applications by priority, then oldest first.
+        sa.Index("ix_applications_queue", "status", "priority", "submitted_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    item_code: Mapped[str] = mapped_column(sa.String(32))
+    item_version: Mapped[int] = mapped_column(sa.Integer)
+    item_name: Mapped[str] = mapped_column(sa.String(200))
+    uscc: Mapped[str] = mapped_column(sa.String(18))
+    enterprise_name: Mapped[str] = mapped_column(sa.String(200))
+    applicant: Mapped[str] = mapped_column(sa.String(128))
+    form: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    path: Mapped[str] = mapped_column(sa.String(16))
+    path_reason: Mapped[str] = mapped_column(sa.String(200))
+    standing: Mapped[str] = mapped_column(sa.String(16))
+    priority: Mapped[int] = mapped_column(sa.SmallInteger)
+    status: Mapped[str] = mapped_column(sa.String(24))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    submitted_on: Mapped[date] = mapped_column(sa.Date)
+    limit_days: Mapped[int] = mapped_column(sa.Integer)
+    # Null while the official schedule of the year it falls in is not loaded (said, not guessed).
+    due_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    pledge_text: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    pledge_sha256: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    pledge_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    rejection_reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    rejection_legal_basis: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(128), nullable=True)
+    version: Mapped[int] = mapped_column(sa.Integer)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class ApplicationStep(Base):
+    """One dated step in an application's history: who did what, why, on which legal basis.
+
+    Append-only: public-facing decisions (rejections above all) are auditable after the fact.
+    """
+
+    __tablename__ = "application_steps"
+    __table_args__ = (sa.Index("ix_application_steps_application", "application_id", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    application_id: Mapped[str] = mapped_column(sa.ForeignKey("applications.id"))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    actor: Mapped[str] = mapped_column(sa.String(128))
+    from_status: Mapped[str | None] = mapped_column(sa.String(24), nullable=True)
+    to_status: Mapped[str] = mapped_column(sa.String(24))
+    reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    legal_basis: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EnterpriseStanding(Base):
+    """The credit lists' word on an enterprise, as last heard from the credit service."""
+
+    __tablename__ = "enterprise_standings"
+
+    uscc: Mapped[str] = mapped_column(sa.String(18), primary_key=True)
+    standing: Mapped[str] = mapped_column(sa.String(16))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Licence(Base):
+    """An electronic licence (电子证照): the signed credential and its current standing."""
+
+    __tablename__ = "licences"
+    __table_args__ = (sa.Index("ix_licences_uscc", "uscc"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    application_id: Mapped[str] = mapped_column(sa.ForeignKey("applications.id"), unique=True)
+    uscc: Mapped[str] = mapped_column(sa.String(18))
+    holder_name: Mapped[str] = mapped_column(sa.String(200))
+    item_code: Mapped[str] = mapped_column(sa.String(32))
+    item_name: Mapped[str] = mapped_column(sa.String(200))
+    approval_path: Mapped[str] = mapped_column(sa.String(16))
+    valid_from: Mapped[date] = mapped_column(sa.Date)
+    valid_until: Mapped[date] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    # The same position in the revocation and the suspension list.
+    status_index: Mapped[int] = mapped_column(sa.Integer, unique=True)
+    kid: Mapped[str] = mapped_column(sa.String(200))
+    token: Mapped[str] = mapped_column(sa.Text)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    status_reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    pledge_status: Mapped[str | None] = mapped_column(sa.String(24), nullable=True)
+    pledge_verify_by: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+
+
+class StatusListRecord(Base):
+    """The published revocation or suspension bitstring (W3C Bitstring Status List)."""
+
+    __tablename__ = "status_lists"
+
+    purpose: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    bits: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -6,27 +6,59 @@ writes are for administrators.
 
 from __future__ import annotations
 
-from typing import Annotated
+import hashlib
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+import sqlalchemy as sa
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.app import RuntimeDep, SessionDep
+from kernel.auth import CurrentPrincipal, Principal, Role
+from kernel.db import utcnow
+from kernel.errors import Forbidden, NotFound, PreconditionFailed, RuleViolated
 from kernel.idempotency import IdempotencyKey, run_idempotent
 from kernel.pagination import Page, decode_cursor, encode_cursor
 from kernel.workdays import shanghai_today
-from services.permits import service
-from services.permits.dependencies import AdminDep, OnDate
+from services.permits import applications, licences, service
+from services.permits.dependencies import (
+    AdminDep,
+    EnterpriseDep,
+    IssuingDep,
+    LicenceAdminDep,
+    OnDate,
+    ReviewerDep,
+)
 from services.permits.domain import (
+    FINAL_STATUSES,
+    ApplicationStatus,
     ApprovalMode,
+    Clock,
     Material,
     MaterialSource,
     is_zero_materials,
+    pledge_text,
     version_status,
 )
-from services.permits.models import ItemVersion
+from services.permits.models import Application, ItemVersion, Licence
+from services.permits.qr import licence_qr_png, licence_qr_svg, qr_payload
 from services.permits.repository import ItemRepository
-from services.permits.schemas import ItemCreate, ItemHistory, ItemRead, ItemVersionCreate
+from services.permits.schemas import (
+    ApplicationCreate,
+    ApplicationRead,
+    ApplicationStepRead,
+    DecisionCreate,
+    ItemCreate,
+    ItemHistory,
+    ItemRead,
+    ItemVersionCreate,
+    LicenceRead,
+    LicenceStatusChange,
+)
+from services.permits.status_list import StatusPurpose
 
 router = APIRouter(prefix="/items", tags=["catalogue"])
 
@@ -147,3 +179,268 @@ async def get_version(
 ) -> ItemRead:
     row, in_force = await service.item_version(session, code, version, on)
     return _read(row, in_force)
+
+
+# --- applications -------------------------------------------------------------------------
+
+applications_router = APIRouter(prefix="/applications", tags=["applications"])
+_BUREAU = frozenset({Role.officer, Role.leader, Role.admin})
+
+
+class SubmissionRead(ApplicationRead):
+    """The application as decided so far, with the licence when it was granted at once."""
+
+    licence: LicenceRead | None = None
+
+
+def _licence_read(licence: Licence) -> LicenceRead:
+    return LicenceRead.model_validate(licence)
+
+
+async def _application_view(session: AsyncSession, app: Application) -> ApplicationRead:
+    steps = await applications.steps_of(session, app.id)
+    view = ApplicationRead.model_validate(app)
+    clock = None if app.due_on is None else Clock(app.submitted_on, app.due_on, app.limit_days)
+    overdue = clock is not None and clock.is_overdue(
+        shanghai_today(), ApplicationStatus(app.status)
+    )
+    return view.model_copy(
+        update={
+            "steps": [ApplicationStepRead.model_validate(s) for s in steps],
+            "is_overdue": overdue,
+        }
+    )
+
+
+async def _readable(
+    session: AsyncSession, principal: Principal, application_id: str
+) -> Application:
+    app = await applications.get_application(session, application_id)
+    if principal.role not in _BUREAU and not (
+        principal.role is Role.enterprise and principal.subject == app.uscc
+    ):
+        raise Forbidden(
+            "only the applicant or the bureau may see this application",
+            code="application_not_yours",
+        )
+    return app
+
+
+@router.get("/{code}/pledge", summary="The pledge text (承诺书) an applicant signs for this item")
+async def get_pledge_text(code: ItemCode, session: SessionDep, on: OnDate) -> dict[str, str]:
+    history = await service.item_history(session, code, on)
+    item = history.in_force
+    if item is None or item.approval_mode != ApprovalMode.pledge.value:
+        raise NotFound(f"item {code} has no pledge path", code="pledge_not_available")
+    text = pledge_text(item.code, item.name, item.version)
+    return {"text": text, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+@applications_router.post(
+    "",
+    status_code=201,
+    response_model=SubmissionRead,
+    summary="Apply for a permit item; instant and pledge paths return the licence at once",
+)
+async def submit_application(
+    body: ApplicationCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    issuing: IssuingDep,
+    applicant: EnterpriseDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def act() -> SubmissionRead:
+        app, licence = await applications.submit_application(
+            session, runtime.outbox, issuing, applicant, body, shanghai_today()
+        )
+        view = await _application_view(session, app)
+        return SubmissionRead(
+            **view.model_dump(), licence=_licence_read(licence) if licence else None
+        )
+
+    return await run_idempotent(
+        session, runtime.tables, applicant, idempotency_key, "POST /applications", body, act
+    )
+
+
+@applications_router.get(
+    "/{application_id}",
+    response_model=SubmissionRead,
+    summary="One application with its history and licence",
+)
+async def get_application(
+    application_id: str, session: SessionDep, principal: CurrentPrincipal, response: Response
+) -> SubmissionRead:
+    app = await _readable(session, principal, application_id)
+    licence = await applications.licence_of(session, app.id)
+    view = await _application_view(session, app)
+    response.headers["ETag"] = f'"{app.version}"'
+    return SubmissionRead(**view.model_dump(), licence=_licence_read(licence) if licence else None)
+
+
+@applications_router.get(
+    "",
+    response_model=Page[ApplicationRead],
+    summary="Applications: the enterprise's own, or the review queue",
+)
+async def list_applications(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    status: ApplicationStatus | None = None,
+    overdue: Annotated[
+        bool, Query(description="Only open applications past their due date")
+    ] = False,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[ApplicationRead]:
+    if principal.role not in _BUREAU and principal.role is not Role.enterprise:
+        raise Forbidden(f"role {principal.role.value!r} may not list applications")
+    query = sa.select(Application).order_by(
+        Application.priority, Application.submitted_at, Application.id
+    )
+    if principal.role is Role.enterprise:
+        query = query.where(Application.uscc == principal.subject)
+    if status is not None:
+        query = query.where(Application.status == status.value)
+    if overdue:
+        query = query.where(
+            Application.status.not_in([s.value for s in FINAL_STATUSES]),
+            Application.due_on < shanghai_today(),
+        )
+    if cursor:
+        priority, submitted, last_id = decode_cursor(cursor, 3)
+        key = sa.tuple_(Application.priority, Application.submitted_at, Application.id)
+        query = query.where(
+            key
+            > sa.tuple_(
+                sa.literal(int(priority)),
+                sa.literal(datetime.fromisoformat(str(submitted))),
+                sa.literal(str(last_id)),
+            )
+        )
+    rows = (await session.scalars(query.limit(limit + 1))).all()
+    items = [await _application_view(session, a) for a in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(last.priority, last.submitted_at.isoformat(), last.id)
+    return Page[ApplicationRead](items=items, next_cursor=next_cursor)
+
+
+@applications_router.post(
+    "/{application_id}/decisions",
+    response_model=SubmissionRead,
+    summary="Review step: approve, propose_rejection (officer), confirm_rejection / send_back "
+    "(leader). `reject` is always refused: no direct 'no' (说“不”提级管理)",
+    responses={
+        409: {"description": "direct_rejection_forbidden, invalid_transition"},
+        412: {"description": "If-Match does not match the application's version"},
+    },
+)
+async def decide(
+    application_id: str,
+    body: DecisionCreate,
+    session: SessionDep,
+    issuing: IssuingDep,
+    reviewer: ReviewerDep,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> SubmissionRead:
+    app = await applications.get_application(session, application_id)
+    expected = None
+    if if_match is not None:
+        try:
+            expected = int(if_match.strip().removeprefix("W/").strip('"'))
+        except ValueError as exc:
+            raise PreconditionFailed(
+                "If-Match must be the ETag of the application", code="if_match_invalid"
+            ) from exc
+    app = await applications.decide(
+        session, issuing, reviewer, app, body, expected, shanghai_today()
+    )
+    licence = await applications.licence_of(session, app.id)
+    view = await _application_view(session, app)
+    return SubmissionRead(**view.model_dump(), licence=_licence_read(licence) if licence else None)
+
+
+# --- electronic licences: public verification ---------------------------------------------
+
+licences_router = APIRouter(tags=["licences"])
+
+
+@licences_router.get("/licences/verify", summary="Verify a licence token: signature and status")
+async def verify(
+    session: SessionDep,
+    issuing: IssuingDep,
+    token: Annotated[str | None, Query(max_length=8000)] = None,
+    licence: Annotated[str | None, Query(max_length=40, description="Licence number")] = None,
+) -> dict[str, Any]:
+    if token is None and licence is None:
+        raise RuleViolated(
+            "give the licence token or its number", code="verify_input_missing", field="token"
+        )
+    if token is None:
+        assert licence is not None
+        token = (await licences.get_by_number(session, licence)).token
+    check = await licences.check_token(session, issuing.ring, token, utcnow())
+    return {
+        **asdict(check),
+        "checked_at": utcnow().isoformat(),
+        "method": "Ed25519 signature against the bureau's published keys (/.well-known/jwks."
+        "json) and the W3C Bitstring Status Lists (/status-lists/revocation, /suspension)",
+    }
+
+
+@licences_router.get(
+    "/licences/{number}", response_model=LicenceRead, summary="A licence's public particulars"
+)
+async def get_licence(number: str, session: SessionDep) -> LicenceRead:
+    return _licence_read(await licences.get_by_number(session, number))
+
+
+@licences_router.get("/licences/{number}/qr.png", summary="The licence's QR code (PNG)")
+async def licence_qr_png_view(number: str, session: SessionDep, issuing: IssuingDep) -> Response:
+    licence = await licences.get_by_number(session, number)
+    payload = qr_payload(
+        f"{issuing.public_base_url}/licences/verify", licence.number, licence.token
+    )
+    return Response(licence_qr_png(payload), media_type="image/png")
+
+
+@licences_router.get("/licences/{number}/qr.svg", summary="The licence's QR code (SVG)")
+async def licence_qr_svg_view(number: str, session: SessionDep, issuing: IssuingDep) -> Response:
+    licence = await licences.get_by_number(session, number)
+    payload = qr_payload(
+        f"{issuing.public_base_url}/licences/verify", licence.number, licence.token
+    )
+    return Response(
+        licence_qr_svg(payload, title=f"电子证照 {licence.number}"), media_type="image/svg+xml"
+    )
+
+
+@licences_router.post(
+    "/licences/{number}/status",
+    response_model=LicenceRead,
+    summary="Revoke, suspend or reinstate a licence (leader, admin)",
+)
+async def change_licence_status(
+    number: str, body: LicenceStatusChange, session: SessionDep, _actor: LicenceAdminDep
+) -> LicenceRead:
+    licence = await licences.get_by_number(session, number)
+    updated = await licences.change_status(session, licence, body.status, body.reason)
+    return _licence_read(updated)
+
+
+@licences_router.get("/status-lists/{purpose}", summary="Signed W3C Bitstring Status List")
+async def status_list(purpose: StatusPurpose, session: SessionDep, issuing: IssuingDep) -> Response:
+    token = await licences.signed_status_list(
+        session, issuing.ring, issuing.public_base_url, purpose
+    )
+    return Response(
+        token, media_type="application/vc+jwt", headers={"Cache-Control": "public, max-age=60"}
+    )
+
+
+@licences_router.get("/.well-known/jwks.json", summary="The bureau's licence signing keys")
+async def jwks(issuing: IssuingDep) -> dict[str, Any]:
+    return issuing.ring.public_jwks()

@@ -6,7 +6,14 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.permits.domain import ITEM_CODE_PATTERN, ApprovalMode, ItemStatus, MaterialSource
+from services.permits.domain import (
+    ITEM_CODE_PATTERN,
+    ApprovalMode,
+    ItemStatus,
+    MaterialSource,
+    ReviewAction,
+)
+from services.permits.licences import LicenceStatus
 
 # Approvers' phones are published (measure 4): a landline with area code, or a mobile number.
 CONTACT_PHONE_PATTERN = r"^(0[0-9]{2,3}-[0-9]{7,8}|1[3-9][0-9]{9})$"
@@ -102,3 +109,114 @@ class ItemHistory(BaseModel):
     on: date
     in_force_version: int | None
     versions: list[ItemRead]
+
+
+# --- applications ------------------------------------------------------------------------
+
+
+class PledgeSignature(BaseModel):
+    """The applicant's signature under the item's pledge text (承诺书)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accepted: bool = Field(description="Must be true: the applicant accepts the pledge text")
+    text_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="sha256 of the pledge text as shown (GET /items/{code}/pledge), so the "
+        "signature binds to the exact words the applicant read",
+    )
+
+
+class ApplicationCreate(BaseModel):
+    """An enterprise applies for a permit item; the USCC comes from its token."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    item_code: str = Field(pattern=ITEM_CODE_PATTERN, examples=["QD-AJ-005"])
+    enterprise_name: str = Field(min_length=2, max_length=200)
+    form: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Item-specific particulars (e.g. business premises, storage capacity)",
+    )
+    pledge: PledgeSignature | None = Field(
+        default=None, description="Sign to be approved on a pledge (承诺制), where allowed"
+    )
+
+
+class ApplicationStepRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    action: str
+    actor: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    legal_basis: str | None
+    at: datetime
+
+
+class ApplicationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    item_code: str
+    item_version: int
+    item_name: str
+    uscc: str
+    enterprise_name: str
+    form: dict[str, str]
+    path: str
+    path_reason: str
+    status: str
+    priority: int
+    submitted_at: datetime
+    limit_days: int
+    due_on: date | None = Field(description="Null while that year's official schedule is unknown")
+    is_overdue: bool = False
+    pledge_sha256: str | None
+    pledge_signed_at: datetime | None
+    rejection_reason: str | None
+    rejection_legal_basis: str | None
+    decided_at: datetime | None
+    version: int
+    steps: list[ApplicationStepRead] = Field(default_factory=list)
+
+
+class DecisionCreate(BaseModel):
+    """A review step. `reject` exists only to be refused: no officer says a direct "no"."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    action: ReviewAction
+    reason: str | None = Field(default=None, min_length=2, max_length=4000)
+    legal_basis: str | None = Field(default=None, min_length=2, max_length=2000)
+
+
+class LicenceRead(BaseModel):
+    """A licence's public particulars and its signed credential (VC-JWT)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: str
+    uscc: str
+    holder_name: str
+    item_code: str
+    item_name: str
+    approval_path: str
+    valid_from: date
+    valid_until: date
+    status: str
+    status_reason: str | None
+    issued_at: datetime
+    kid: str
+    token: str = Field(description="The signed credential: verify it at /licences/verify")
+    pledge_status: str | None
+    pledge_verify_by: date | None
+
+
+class LicenceStatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    status: LicenceStatus
+    reason: str = Field(min_length=2, max_length=2000)

@@ -103,6 +103,7 @@ def test_review_state_machine_is_exactly_the_table(
         assert err.value.conflict
     else:
         assert err.value.code == "review_step_not_yours"
+        assert err.value.forbidden
         assert not err.value.conflict
 
 

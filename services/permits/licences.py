@@ -1,0 +1,236 @@
+"""Electronic licence use cases: issue, revoke, suspend, verify, publish the status lists."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Final
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel.db import utcnow
+from kernel.errors import Conflict, NotFound
+from services.permits.credentials import (
+    IssuerKeyRing,
+    LicenceClaims,
+    issue_licence,
+    sign_status_list,
+    verify_licence,
+)
+from services.permits.domain import ApprovalMode
+from services.permits.models import Application, Licence, StatusListRecord
+from services.permits.status_list import (
+    MIN_BITS,
+    StatusList,
+    StatusListEntry,
+    StatusPurpose,
+    allocate_index,
+    status_list_credential,
+)
+
+# 《危险化学品经营许可证管理办法》第二十一条: a licence is valid for 3 years. Items with other
+# terms will carry their own validity in the catalogue.
+VALIDITY_YEARS: Final = 3
+
+
+class LicenceStatus(StrEnum):
+    active = "active"
+    suspended = "suspended"
+    revoked = "revoked"
+
+
+def validity_end(start: date, years: int = VALIDITY_YEARS) -> date:
+    """The last valid day: the day before the same date `years` later (29 Feb → 28 Feb)."""
+    try:
+        anniversary = start.replace(year=start.year + years)
+    except ValueError:
+        anniversary = start.replace(year=start.year + years, day=28)
+    return date.fromordinal(anniversary.toordinal() - 1)
+
+
+def status_list_url(public_base_url: str, purpose: StatusPurpose) -> str:
+    return f"{public_base_url.rstrip('/')}/status-lists/{purpose.value}"
+
+
+async def _next_number(session: AsyncSession, year: int) -> str:
+    counters = Application.metadata.tables["kernel_counters"]
+    name = f"licence_number:{year}"
+    updated = await session.execute(
+        sa.update(counters).where(counters.c.name == name).values(value=counters.c.value + 1)
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        await session.execute(sa.insert(counters).values(name=name, value=1))
+    value = await session.scalar(sa.select(counters.c.value).where(counters.c.name == name))
+    return f"QDAJ-{year}-{int(value or 0):06d}"
+
+
+async def issue_for(
+    session: AsyncSession,
+    ring: IssuerKeyRing,
+    public_base_url: str,
+    app: Application,
+    today: date,
+    *,
+    pledge_verify_by: date | None = None,
+) -> Licence:
+    """Issue the signed licence an approved application earns (in the caller's transaction)."""
+    used = set((await session.scalars(sa.select(Licence.status_index))).all())
+    index = allocate_index(used, MIN_BITS)
+    number = await _next_number(session, today.year)
+    entries = tuple(
+        StatusListEntry(status_list_url(public_base_url, purpose), purpose, index)
+        for purpose in (StatusPurpose.revocation, StatusPurpose.suspension)
+    )
+    claims = LicenceClaims(
+        uscc=app.uscc,
+        holder_name=app.enterprise_name,
+        item_code=app.item_code,
+        item_name=app.item_name,
+        licence_number=number,
+        scope=app.form.get("scope") or app.item_name,
+        approval_mode=ApprovalMode(app.path),
+        valid_from=today,
+        valid_until=validity_end(today),
+        status=entries,
+        credential_id=f"urn:qdaj:licence:{number}",
+    )
+    licence = Licence(
+        id=str(uuid.uuid4()),
+        number=number,
+        application_id=app.id,
+        uscc=app.uscc,
+        holder_name=app.enterprise_name,
+        item_code=app.item_code,
+        item_name=app.item_name,
+        approval_path=app.path,
+        valid_from=claims.valid_from,
+        valid_until=claims.valid_until,
+        status=LicenceStatus.active.value,
+        status_index=index,
+        kid=ring.active_kid,
+        token=issue_licence(ring, claims),
+        issued_at=utcnow(),
+        pledge_status="awaiting_verification" if pledge_verify_by else None,
+        pledge_verify_by=pledge_verify_by,
+    )
+    session.add(licence)
+    await session.flush()
+    return licence
+
+
+async def get_by_number(session: AsyncSession, number: str) -> Licence:
+    licence = await session.scalar(sa.select(Licence).where(Licence.number == number))
+    if licence is None:
+        raise NotFound(f"licence {number} not found", code="licence_not_found")
+    return licence
+
+
+async def _load_list(session: AsyncSession, purpose: StatusPurpose) -> StatusList:
+    row = await session.get(StatusListRecord, purpose.value)
+    if row is None:
+        return StatusList(MIN_BITS, purpose)
+    return StatusList.from_bytes(row.bits, purpose)
+
+
+async def _store_list(session: AsyncSession, status_list: StatusList) -> None:
+    row = await session.get(StatusListRecord, status_list.purpose.value)
+    if row is None:
+        session.add(
+            StatusListRecord(
+                purpose=status_list.purpose.value, bits=status_list.to_bytes(), updated_at=utcnow()
+            )
+        )
+    else:
+        row.bits = status_list.to_bytes()
+        row.updated_at = utcnow()
+
+
+async def change_status(
+    session: AsyncSession, licence: Licence, target: LicenceStatus, reason: str
+) -> Licence:
+    """Revoke, suspend or reinstate a licence and flip its bits in the published lists."""
+    current = LicenceStatus(licence.status)
+    if current is LicenceStatus.revoked:
+        raise Conflict(
+            f"licence {licence.number} is revoked; that is final", code="licence_revoked"
+        )
+    if current is target:
+        raise Conflict(
+            f"licence {licence.number} is already {target.value}", code="licence_status_unchanged"
+        )
+    revocation = await _load_list(session, StatusPurpose.revocation)
+    suspension = await _load_list(session, StatusPurpose.suspension)
+    suspension.set(licence.status_index, target is LicenceStatus.suspended)
+    if target is LicenceStatus.revoked:
+        revocation.set(licence.status_index, True)
+    await _store_list(session, revocation)
+    await _store_list(session, suspension)
+    licence.status = target.value
+    licence.status_reason = reason
+    licence.status_changed_at = utcnow()
+    await session.flush()
+    return licence
+
+
+async def signed_status_list(
+    session: AsyncSession, ring: IssuerKeyRing, public_base_url: str, purpose: StatusPurpose
+) -> str:
+    """The current list for `purpose` as a signed BitstringStatusListCredential (VC-JWT)."""
+    status_list = await _load_list(session, purpose)
+    row = await session.get(StatusListRecord, purpose.value)
+    valid_from = row.updated_at if row is not None else utcnow()
+    body = status_list_credential(
+        ring.issuer,
+        status_list_url(public_base_url, purpose),
+        purpose,
+        status_list.encode(),
+        valid_from,
+    )
+    return sign_status_list(ring, body)
+
+
+@dataclass(frozen=True)
+class LicenceCheck:
+    """What the public verification endpoint answers."""
+
+    valid: bool
+    status: str  # valid | revoked | suspended | expired | invalid
+    reason: str
+    licence_number: str | None
+    holder_name: str | None
+    uscc: str | None
+    item_name: str | None
+    valid_from: str | None
+    valid_until: str | None
+    kid: str | None
+
+
+async def check_token(
+    session: AsyncSession, ring: IssuerKeyRing, token: str, now: datetime
+) -> LicenceCheck:
+    """Verify the signature, validity period and current status of a licence token."""
+    result = verify_licence(token, ring, now)
+    subject = result.subject or {}
+    fields = {
+        "licence_number": subject.get("licenceNumber"),
+        "holder_name": subject.get("holderName"),
+        "uscc": subject.get("uscc"),
+        "item_name": subject.get("itemName"),
+        "valid_from": (result.claims or {}).get("validFrom"),
+        "valid_until": (result.claims or {}).get("validUntil"),
+        "kid": result.kid,
+    }
+    if not result.valid:
+        status = "expired" if result.reason == "expired" else "invalid"
+        return LicenceCheck(False, status, result.reason, **fields)
+    revocation = await _load_list(session, StatusPurpose.revocation)
+    suspension = await _load_list(session, StatusPurpose.suspension)
+    index = next(e.index for e in result.status_entries if e.purpose is StatusPurpose.revocation)
+    if revocation.get(index):
+        return LicenceCheck(False, "revoked", "revoked", **fields)
+    if suspension.get(index):
+        return LicenceCheck(False, "suspended", "suspended", **fields)
+    return LicenceCheck(True, "valid", "ok", **fields)
