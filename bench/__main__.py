@@ -10,7 +10,7 @@ import sys
 
 from bench.common import Result
 
-BENCHMARKS = ("event_lag", "outbox_throughput")
+BENCHMARKS = ("event_lag", "outbox_throughput", "instant_approval")
 
 
 def main(argv: list[str] | None = None) -> int:

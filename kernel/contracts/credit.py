@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -24,3 +24,16 @@ class PenaltyPublishedV1(EventContract):
     publicity_starts_on: date
     publicity_ends_on: date
     repair_eligible_on: date
+
+
+@contract
+class CreditStandingChangedV1(EventContract):
+    """An enterprise entered or left the red or black list (incentives and sanctions follow)."""
+
+    TYPE: ClassVar[str] = "credit.standing.changed.v1"
+
+    uscc: USCC
+    standing: Literal["normal", "redlisted", "blacklisted"]
+    previous: Literal["normal", "redlisted", "blacklisted"]
+    reason: str = Field(max_length=2000)
+    effective_on: date

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar
 
 from pydantic import Field
@@ -21,3 +22,17 @@ class EnterpriseRegisteredV1(EventContract):
     district: str = Field(max_length=64)
     sector: str = Field(max_length=64)
     tier: str = Field(max_length=16)
+
+
+@contract
+class PledgeVerifiedV1(EventContract):
+    """Inspectors checked a pledge-based licence on site: kept (passed) or breached."""
+
+    TYPE: ClassVar[str] = "inspection.pledge.verified.v1"
+
+    licence_number: str = Field(max_length=32)
+    uscc: USCC
+    passed: bool
+    findings: str = Field(max_length=4000)
+    verified_on: date
+    inspectors: list[str] = Field(min_length=2, max_length=10)

@@ -7,18 +7,21 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from statistics import median
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.auth import Principal
+from kernel.contracts.permits import PledgeVerificationRequestedV1
 from kernel.db import utcnow
 from kernel.errors import Conflict, Forbidden, NotFound, PreconditionFailed, RuleViolated
 from kernel.outbox import Outbox
 from kernel.workdays import CalendarYearUnknown, WorkingDayCalendar
 from services.permits.credentials import IssuerKeyRing
 from services.permits.domain import (
+    FINAL_STATUSES,
     PLEDGE_VERIFICATION_DAYS,
     ApplicationRuleViolated,
     ApplicationStatus,
@@ -174,6 +177,7 @@ async def submit_application(
                 verify_by = None
         licence = await issue_for(
             session,
+            outbox,
             issuing.ring,
             issuing.public_base_url,
             app,
@@ -182,6 +186,19 @@ async def submit_application(
         )
         if decision.path is ApprovalPath.pledge:
             licence.pledge_status = "awaiting_verification"
+            await outbox.emit(
+                session,
+                app.uscc,
+                PledgeVerificationRequestedV1(
+                    licence_number=licence.number,
+                    application_id=app.id,
+                    uscc=app.uscc,
+                    enterprise_name=app.enterprise_name,
+                    item_code=app.item_code,
+                    item_name=app.item_name,
+                    verify_by=verify_by,
+                ),
+            )
         return app, licence
     await session.flush()
     return app, None
@@ -207,6 +224,7 @@ async def steps_of(session: AsyncSession, application_id: str) -> Sequence[Appli
 
 async def decide(
     session: AsyncSession,
+    outbox: Outbox,
     issuing: Issuing,
     reviewer: Principal,
     app: Application,
@@ -255,10 +273,92 @@ async def decide(
     )
     await session.flush()
     if target is ApplicationStatus.approved:
-        await issue_for(session, issuing.ring, issuing.public_base_url, app, today)
+        await issue_for(session, outbox, issuing.ring, issuing.public_base_url, app, today)
     return app
 
 
 async def licence_of(session: AsyncSession, application_id: str) -> Licence | None:
     """The licence an application earned, if any."""
     return await session.scalar(sa.select(Licence).where(Licence.application_id == application_id))
+
+
+@dataclass(frozen=True)
+class ItemFigures:
+    """Public figures for one item (measure 3's promises, kept live)."""
+
+    item_code: str
+    item_name: str
+    applications: int
+    instant: int
+    instant_share: float
+    pledge: int
+    decided: int
+    median_days_to_decision: float | None
+    rejections_proposed: int
+    rejections_confirmed: int
+    rejections_sent_back: int
+    open_overdue: int
+
+
+async def item_figures(session: AsyncSession, today: date) -> list[ItemFigures]:
+    """Per item: how many applied, how fast they were decided, every "no" and its escalation."""
+    apps = (
+        await session.execute(
+            sa.select(
+                Application.id,
+                Application.item_code,
+                Application.item_name,
+                Application.path,
+                Application.status,
+                Application.submitted_at,
+                Application.decided_at,
+                Application.due_on,
+            )
+        )
+    ).all()
+    steps = (
+        await session.execute(
+            sa.select(ApplicationStep.application_id, ApplicationStep.action).where(
+                ApplicationStep.action.in_(["propose_rejection", "confirm_rejection", "send_back"])
+            )
+        )
+    ).all()
+    actions: dict[str, list[str]] = {}
+    for application_id, action in steps:
+        actions.setdefault(application_id, []).append(action)
+    by_item: dict[str, list[Any]] = {}
+    for row in apps:
+        by_item.setdefault(row.item_code, []).append(row)
+    figures = []
+    for code in sorted(by_item):
+        rows = by_item[code]
+        durations = [
+            (r.decided_at - r.submitted_at).total_seconds() / 86400
+            for r in rows
+            if r.decided_at is not None
+        ]
+        taken = [a for r in rows for a in actions.get(r.id, [])]
+        instant = sum(1 for r in rows if r.path == ApprovalPath.instant.value)
+        figures.append(
+            ItemFigures(
+                item_code=code,
+                item_name=rows[-1].item_name,
+                applications=len(rows),
+                instant=instant,
+                instant_share=round(instant / len(rows), 4),
+                pledge=sum(1 for r in rows if r.path == ApprovalPath.pledge.value),
+                decided=len(durations),
+                median_days_to_decision=round(median(durations), 2) if durations else None,
+                rejections_proposed=taken.count("propose_rejection"),
+                rejections_confirmed=taken.count("confirm_rejection"),
+                rejections_sent_back=taken.count("send_back"),
+                open_overdue=sum(
+                    1
+                    for r in rows
+                    if r.due_on is not None
+                    and r.due_on < today
+                    and ApplicationStatus(r.status) not in FINAL_STATUSES
+                ),
+            )
+        )
+    return figures

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kernel.settings import VAR_DIR, ServiceSettings
@@ -22,6 +23,13 @@ class PermitsSettings(ServiceSettings):
     licence_initial_key_id: str = "key-2026-1"
     # Public address of this service's API as the world reaches it (through the gateway).
     public_base_url: str = "http://127.0.0.1:8000/api/permits"
+    # Where to backfill missed events from (PERMITS_SOURCE_URLS='{"credit": "..."}').
+    source_urls: dict[str, str] = Field(
+        default_factory=lambda: {
+            "inspection": "http://127.0.0.1:8003",
+            "credit": "http://127.0.0.1:8002",
+        }
+    )
 
 
 @lru_cache

@@ -11,8 +11,12 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel.contracts.credit import CreditStandingChangedV1
+from kernel.contracts.inspection import PledgeVerifiedV1
+from kernel.contracts.permits import LicenceIssuedV1, LicenceStatusChangedV1, PledgeBreachedV1
 from kernel.db import utcnow
 from kernel.errors import Conflict, NotFound
+from kernel.outbox import Outbox
 from services.permits.credentials import (
     IssuerKeyRing,
     LicenceClaims,
@@ -20,8 +24,8 @@ from services.permits.credentials import (
     sign_status_list,
     verify_licence,
 )
-from services.permits.domain import ApprovalMode
-from services.permits.models import Application, Licence, StatusListRecord
+from services.permits.domain import ApprovalMode, ApprovalPath, PledgeStatus, pledge_outcome
+from services.permits.models import Application, EnterpriseStanding, Licence, StatusListRecord
 from services.permits.status_list import (
     MIN_BITS,
     StatusList,
@@ -69,6 +73,7 @@ async def _next_number(session: AsyncSession, year: int) -> str:
 
 async def issue_for(
     session: AsyncSession,
+    outbox: Outbox,
     ring: IssuerKeyRing,
     public_base_url: str,
     app: Application,
@@ -117,6 +122,21 @@ async def issue_for(
         pledge_verify_by=pledge_verify_by,
     )
     session.add(licence)
+    await outbox.emit(
+        session,
+        licence.uscc,
+        LicenceIssuedV1(
+            licence_number=number,
+            application_id=app.id,
+            uscc=app.uscc,
+            holder_name=app.enterprise_name,
+            item_code=app.item_code,
+            item_name=app.item_name,
+            approval_path=ApprovalPath(app.path).value,
+            valid_from=licence.valid_from,
+            valid_until=licence.valid_until,
+        ),
+    )
     await session.flush()
     return licence
 
@@ -149,7 +169,7 @@ async def _store_list(session: AsyncSession, status_list: StatusList) -> None:
 
 
 async def change_status(
-    session: AsyncSession, licence: Licence, target: LicenceStatus, reason: str
+    session: AsyncSession, outbox: Outbox, licence: Licence, target: LicenceStatus, reason: str
 ) -> Licence:
     """Revoke, suspend or reinstate a licence and flip its bits in the published lists."""
     current = LicenceStatus(licence.status)
@@ -171,6 +191,13 @@ async def change_status(
     licence.status = target.value
     licence.status_reason = reason
     licence.status_changed_at = utcnow()
+    await outbox.emit(
+        session,
+        licence.uscc,
+        LicenceStatusChangedV1(
+            licence_number=licence.number, uscc=licence.uscc, status=target.value, reason=reason
+        ),
+    )
     await session.flush()
     return licence
 
@@ -234,3 +261,80 @@ async def check_token(
     if suspension.get(index):
         return LicenceCheck(False, "suspended", "suspended", **fields)
     return LicenceCheck(True, "valid", "ok", **fields)
+
+
+# Reason recorded on licences suspended because of the black list; reinstatement on leaving
+# the list touches only these, never a suspension an officer decided for another reason.
+BLACKLIST_SUSPENSION = "列入失信黑名单，暂停使用（信用修复或移出黑名单后恢复）"
+
+
+async def record_pledge_verification(
+    session: AsyncSession, outbox: Outbox, event: PledgeVerifiedV1
+) -> Licence | None:
+    """Inspection's on-site result: a kept pledge closes; a breached one revokes the licence
+    and tells credit (a dishonesty record follows)."""
+    licence = await session.scalar(sa.select(Licence).where(Licence.number == event.licence_number))
+    if licence is None or licence.pledge_status is None:
+        # Not a pledge licence of ours: nothing to close. The event is still consumed once.
+        return None
+    outcome = pledge_outcome(PledgeStatus(licence.pledge_status), event.passed)
+    licence.pledge_status = outcome.value
+    if outcome is PledgeStatus.breached:
+        if LicenceStatus(licence.status) is not LicenceStatus.revoked:
+            await change_status(
+                session,
+                outbox,
+                licence,
+                LicenceStatus.revoked,
+                f"承诺不实，撤销许可：{event.findings}"[:2000],
+            )
+        app = await session.get(Application, licence.application_id)
+        assert app is not None
+        await outbox.emit(
+            session,
+            licence.uscc,
+            PledgeBreachedV1(
+                licence_number=licence.number,
+                uscc=licence.uscc,
+                enterprise_name=licence.holder_name,
+                item_code=licence.item_code,
+                item_name=licence.item_name,
+                pledge_sha256=app.pledge_sha256 or "",
+                findings=event.findings,
+                verified_on=event.verified_on,
+            ),
+        )
+    await session.flush()
+    return licence
+
+
+async def record_standing(
+    session: AsyncSession, outbox: Outbox, event: CreditStandingChangedV1
+) -> None:
+    """The credit lists changed for an enterprise: fast paths follow at once (see
+    domain.choose_path); entering the black list suspends its active licences, leaving it
+    reinstates the ones suspended for that reason."""
+    row = await session.get(EnterpriseStanding, event.uscc)
+    if row is None:
+        session.add(
+            EnterpriseStanding(uscc=event.uscc, standing=event.standing, updated_at=utcnow())
+        )
+    else:
+        row.standing = event.standing
+        row.updated_at = utcnow()
+    owned = (await session.scalars(sa.select(Licence).where(Licence.uscc == event.uscc))).all()
+    for licence in owned:
+        status = LicenceStatus(licence.status)
+        if event.standing == "blacklisted" and status is LicenceStatus.active:
+            await change_status(
+                session, outbox, licence, LicenceStatus.suspended, BLACKLIST_SUSPENSION
+            )
+        elif (
+            event.standing != "blacklisted"
+            and status is LicenceStatus.suspended
+            and licence.status_reason == BLACKLIST_SUSPENSION
+        ):
+            await change_status(
+                session, outbox, licence, LicenceStatus.active, "移出失信黑名单，恢复使用"
+            )
+    await session.flush()

@@ -6,7 +6,9 @@ from fastapi import FastAPI
 
 from kernel.app import create_service_app
 from services.permits.config import PermitsSettings, get_settings
+from services.permits.consumers import handlers
 from services.permits.models import Base
+from services.permits.projects_router import projects_router
 from services.permits.router import applications_router, licences_router, router
 
 
@@ -14,7 +16,8 @@ def create_app(settings: PermitsSettings | None = None) -> FastAPI:
     return create_service_app(
         settings=settings or get_settings(),
         metadata=Base.metadata,
-        routers=[router, applications_router, licences_router],
+        handlers=handlers,
+        routers=[router, applications_router, licences_router, projects_router],
         title="Permits service",
         description="The permit item catalogue: versioned implementation elements, service "
         "guides, approval modes (instant, pledge, standard), published approver contacts.",

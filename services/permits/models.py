@@ -160,3 +160,97 @@ class StatusListRecord(Base):
     purpose: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     bits: Mapped[bytes] = mapped_column(sa.LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Project(Base):
+    """A key project (重点项目) the bureau serves from inside (嵌入式服务), stage by stage."""
+
+    __tablename__ = "projects"
+    __table_args__ = (
+        # One enterprise does not register the same project twice (two officers, one project).
+        sa.UniqueConstraint("uscc", "name", name="uq_projects_uscc_name"),
+        sa.Index("ix_projects_registered", "registered_at", "id"),
+        sa.Index("ix_projects_district_stage", "district", "current_stage"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    uscc: Mapped[str] = mapped_column(sa.String(18))
+    enterprise_name: Mapped[str] = mapped_column(sa.String(200))
+    district: Mapped[str] = mapped_column(sa.String(16))
+    sector: Mapped[str] = mapped_column(sa.String(32))
+    investment_yuan: Mapped[int] = mapped_column(sa.BigInteger)
+    description: Mapped[str] = mapped_column(sa.Text)
+    # The last stage reached; null until the first one is.
+    current_stage: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    registered_by: Mapped[str] = mapped_column(sa.String(128))
+    version: Mapped[int] = mapped_column(sa.Integer)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class ProjectMilestone(Base):
+    """One stage of a key project: when it is planned and when it was reached, by whom."""
+
+    __tablename__ = "project_milestones"
+
+    project_id: Mapped[str] = mapped_column(sa.ForeignKey("projects.id"), primary_key=True)
+    stage: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.SmallInteger)
+    planned_on: Mapped[date] = mapped_column(sa.Date)
+    reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reached_by: Mapped[str | None] = mapped_column(sa.String(128), nullable=True)
+    note: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+class ProjectOfficer(Base):
+    """An officer's assignment to a key project; kept after release, for the record."""
+
+    __tablename__ = "project_officers"
+    __table_args__ = (
+        sa.Index("ix_project_officers_project", "project_id", "assigned_at"),
+        sa.Index("ix_project_officers_officer", "officer_id"),
+        # An officer holds at most one open assignment per project, even under racing leaders.
+        sa.Index(
+            "uq_project_officers_open",
+            "project_id",
+            "officer_id",
+            unique=True,
+            sqlite_where=sa.text("released_at IS NULL"),
+            postgresql_where=sa.text("released_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(sa.ForeignKey("projects.id"))
+    officer_id: Mapped[str] = mapped_column(sa.String(128))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    assigned_by: Mapped[str] = mapped_column(sa.String(128))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    released_by: Mapped[str | None] = mapped_column(sa.String(128), nullable=True)
+
+
+class GuidanceRecord(Base):
+    """Guidance an assigned officer gave a key project before one of its stages.
+
+    Append-only: the record shows what was advised when, and is never rewritten.
+    """
+
+    __tablename__ = "guidance_records"
+    __table_args__ = (sa.Index("ix_guidance_records_project", "project_id", "given_at"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(sa.ForeignKey("projects.id"))
+    stage: Mapped[str] = mapped_column(sa.String(40))
+    officer_id: Mapped[str] = mapped_column(sa.String(128))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    mode: Mapped[str] = mapped_column(sa.String(16))
+    advice: Mapped[str] = mapped_column(sa.Text)
+    # [{"question": ..., "answer": ...}]: the enterprise's questions and the answers given.
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc)
+    follow_up_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)

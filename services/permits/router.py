@@ -342,6 +342,7 @@ async def decide(
     application_id: str,
     body: DecisionCreate,
     session: SessionDep,
+    runtime: RuntimeDep,
     issuing: IssuingDep,
     reviewer: ReviewerDep,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
@@ -356,7 +357,7 @@ async def decide(
                 "If-Match must be the ETag of the application", code="if_match_invalid"
             ) from exc
     app = await applications.decide(
-        session, issuing, reviewer, app, body, expected, shanghai_today()
+        session, runtime.outbox, issuing, reviewer, app, body, expected, shanghai_today()
     )
     licence = await applications.licence_of(session, app.id)
     view = await _application_view(session, app)
@@ -424,10 +425,16 @@ async def licence_qr_svg_view(number: str, session: SessionDep, issuing: Issuing
     summary="Revoke, suspend or reinstate a licence (leader, admin)",
 )
 async def change_licence_status(
-    number: str, body: LicenceStatusChange, session: SessionDep, _actor: LicenceAdminDep
+    number: str,
+    body: LicenceStatusChange,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    _actor: LicenceAdminDep,
 ) -> LicenceRead:
     licence = await licences.get_by_number(session, number)
-    updated = await licences.change_status(session, licence, body.status, body.reason)
+    updated = await licences.change_status(
+        session, runtime.outbox, licence, body.status, body.reason
+    )
     return _licence_read(updated)
 
 
@@ -444,3 +451,14 @@ async def status_list(purpose: StatusPurpose, session: SessionDep, issuing: Issu
 @licences_router.get("/.well-known/jwks.json", summary="The bureau's licence signing keys")
 async def jwks(issuing: IssuingDep) -> dict[str, Any]:
     return issuing.ring.public_jwks()
+
+
+@licences_router.get(
+    "/figures",
+    tags=["figures"],
+    summary="Public figures per item: applications, instant share, median days to decision, "
+    "rejections and their escalation",
+)
+async def figures(session: SessionDep) -> dict[str, Any]:
+    items = await applications.item_figures(session, shanghai_today())
+    return {"as_of": utcnow().isoformat(), "items": [asdict(f) for f in items]}

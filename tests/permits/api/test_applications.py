@@ -37,6 +37,7 @@ async def api(
         kafka_bootstrap_servers=broker.bootstrap,
         auth=auth_settings,
         relay_enabled=False,
+        consumers_enabled=False,
         licence_key_dir=tmp_path / "licence-keys",
     )
     async with running(create_app(settings)) as pair:
@@ -349,3 +350,35 @@ class TestLicences:
         assert svg.text.lstrip().startswith(("<?xml", "<svg"))
         assert (await client.get("/licences/QDAJ-1999-000001")).status_code == 404
         assert (await client.get("/licences/verify")).status_code == 422
+
+
+class TestFigures:
+    async def test_public_figures_per_item(self, api: API, issuer: DevIssuer) -> None:
+        client, _ = api
+        await apply(client, issuer, INSTANT)
+        await apply(client, issuer, INSTANT)
+        app = (await apply(client, issuer, STANDARD)).json()
+        url = f"/applications/{app['id']}/decisions"
+        proposal = {
+            "action": "propose_rejection",
+            "reason": "储存场所与申请不符",
+            "legal_basis": "《危险化学品经营许可证管理办法》第六条",
+        }
+        await client.post(url, json=proposal, headers=bearer(issuer, "officer"))
+        await client.post(
+            url, json={**proposal, "action": "confirm_rejection"}, headers=bearer(issuer, "leader")
+        )
+        r = await client.get("/figures")  # public: no token
+        assert r.status_code == 200
+        items = {f["item_code"]: f for f in r.json()["items"]}
+        instant = items[INSTANT]
+        assert instant["applications"] == 2
+        assert instant["instant_share"] == 1.0
+        assert instant["median_days_to_decision"] == 0.0
+        standard = items[STANDARD]
+        assert standard["applications"] == 1
+        assert standard["instant_share"] == 0.0
+        assert standard["rejections_proposed"] == 1
+        assert standard["rejections_confirmed"] == 1
+        assert standard["rejections_sent_back"] == 0
+        assert standard["decided"] == 1

@@ -69,6 +69,7 @@ async def api(
         kafka_bootstrap_servers=broker.bootstrap,
         auth=auth_settings,
         relay_enabled=False,
+        consumers_enabled=False,
     )
     async with running(create_app(settings)) as pair:
         yield pair
