@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import secrets
 import time
@@ -252,6 +253,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         upstreams = Upstreams(settings)
         await upstreams.open()
         app.state.upstreams = upstreams
+        # Long-lived start-up objects out of the cyclic collector's reach (see kernel/app.py).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

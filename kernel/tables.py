@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.db import JSONDoc, UTCDateTime
 
@@ -108,3 +111,21 @@ def kernel_tables(metadata: sa.MetaData) -> KernelTables:
     tables = KernelTables(outbox, counters, leases, inbox, cursors, dead_letters, idempotency)
     _cache[key] = tables
     return tables
+
+
+async def next_counter_value(session: AsyncSession, counters: sa.Table, name: str) -> int:
+    """Increment and return a named counter atomically (an upsert: no race on the first use).
+
+    The row lock the upsert takes serialises concurrent callers until their commit.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(counters)
+        .values(name=name, value=1)
+        .on_conflict_do_update(
+            index_elements=[counters.c.name], set_={"value": counters.c.value + 1}
+        )
+        .returning(counters.c.value)
+    )
+    return int((await session.execute(statement)).scalar_one())

@@ -35,6 +35,7 @@ import contextlib
 import json
 import os
 import re
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -405,7 +406,8 @@ def _write_new(path: Path, data: bytes) -> None:
     """Create `path` with `data`, mode 0600; FileExistsError if it exists (never overwrite)."""
     # Write a temporary file and hard-link it into place: the link fails if the name exists,
     # and no reader ever sees a half-written key.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Unique per call, not per process: threads of one process may race here too.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:

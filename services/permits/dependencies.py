@@ -33,8 +33,12 @@ def catalogue_date(
 OnDate = Annotated[date, Depends(catalogue_date)]
 
 
-def issuing(request: Request, runtime: RuntimeDep) -> Issuing:
-    """Signing keys (loaded once per process, created on first start) and public address."""
+async def issuing(request: Request, runtime: RuntimeDep) -> Issuing:
+    """Signing keys (loaded once per process, created on first start) and public address.
+
+    Async on purpose: it runs on the event loop, so concurrent first requests cannot race to
+    create the key ring from several threads.
+    """
     cached: Issuing | None = getattr(request.app.state, "issuing", None)
     if cached is None:
         settings = runtime.settings

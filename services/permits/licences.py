@@ -17,6 +17,7 @@ from kernel.contracts.permits import LicenceIssuedV1, LicenceStatusChangedV1, Pl
 from kernel.db import utcnow
 from kernel.errors import Conflict, NotFound
 from kernel.outbox import Outbox
+from kernel.tables import next_counter_value
 from services.permits.credentials import (
     IssuerKeyRing,
     LicenceClaims,
@@ -30,8 +31,8 @@ from services.permits.status_list import (
     MIN_BITS,
     StatusList,
     StatusListEntry,
+    StatusListFull,
     StatusPurpose,
-    allocate_index,
     status_list_credential,
 )
 
@@ -60,15 +61,31 @@ def status_list_url(public_base_url: str, purpose: StatusPurpose) -> str:
 
 
 async def _next_number(session: AsyncSession, year: int) -> str:
-    counters = Application.metadata.tables["kernel_counters"]
-    name = f"licence_number:{year}"
-    updated = await session.execute(
-        sa.update(counters).where(counters.c.name == name).values(value=counters.c.value + 1)
-    )
-    if updated.rowcount == 0:  # type: ignore[attr-defined]
-        await session.execute(sa.insert(counters).values(name=name, value=1))
-    value = await session.scalar(sa.select(counters.c.value).where(counters.c.name == name))
-    return f"QDAJ-{year}-{int(value or 0):06d}"
+    value = await next_counter_value(session, _counters(), f"licence_number:{year}")
+    return f"QDAJ-{year}-{value:06d}"
+
+
+# Status list positions: an affine permutation of a counter over the list's 2^17 entries
+# (odd multiplier, so it is a bijection). Unique without reading other licences, and
+# neighbouring licences do not sit in neighbouring bits (the spec's correlation concern).
+STATUS_INDEX_MULTIPLIER: Final = 0x9E37 | 1
+STATUS_INDEX_OFFSET: Final = 40_503
+
+
+def permuted_index(n: int, size: int = MIN_BITS) -> int:
+    """The n-th licence's position in the status lists (n from 0)."""
+    if not 0 <= n < size:
+        raise StatusListFull(size)
+    return (STATUS_INDEX_MULTIPLIER * n + STATUS_INDEX_OFFSET) % size
+
+
+async def _next_status_index(session: AsyncSession) -> int:
+    value = await next_counter_value(session, _counters(), "licence_status_index")
+    return permuted_index(value - 1)
+
+
+def _counters() -> sa.Table:
+    return Application.metadata.tables["kernel_counters"]
 
 
 async def issue_for(
@@ -82,8 +99,7 @@ async def issue_for(
     pledge_verify_by: date | None = None,
 ) -> Licence:
     """Issue the signed licence an approved application earns (in the caller's transaction)."""
-    used = set((await session.scalars(sa.select(Licence.status_index))).all())
-    index = allocate_index(used, MIN_BITS)
+    index = await _next_status_index(session)
     number = await _next_number(session, today.year)
     entries = tuple(
         StatusListEntry(status_list_url(public_base_url, purpose), purpose, index)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -382,3 +383,20 @@ class TestFigures:
         assert standard["rejections_confirmed"] == 1
         assert standard["rejections_sent_back"] == 0
         assert standard["decided"] == 1
+
+
+async def test_concurrent_instant_approvals_get_distinct_numbers_and_positions(
+    api: API, issuer: DevIssuer
+) -> None:
+    client, runtime = api
+    body = {"item_code": INSTANT, "enterprise_name": "青岛并发测试企业"}
+    responses = await asyncio.gather(
+        *(
+            client.post("/applications", json=body, headers=enterprise(issuer, make_uscc(5000 + n)))
+            for n in range(16)
+        )
+    )
+    assert [r.status_code for r in responses] == [201] * 16, [r.text for r in responses]
+    issued = await rows(runtime, Licence)
+    assert len({lic.number for lic in issued}) == 16
+    assert len({lic.status_index for lic in issued}) == 16

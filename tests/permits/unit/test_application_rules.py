@@ -181,3 +181,16 @@ def test_pledge_verification_closes_once(passed: bool, expected: PledgeStatus) -
             pledge_outcome(outcome, again)
         assert err.value.code == "pledge_already_verified"
         assert err.value.conflict
+
+
+def test_status_list_positions_are_a_permutation() -> None:
+    from services.permits.licences import permuted_index
+    from services.permits.status_list import MIN_BITS, StatusListFull
+
+    positions = [permuted_index(n) for n in range(MIN_BITS)]
+    assert len(set(positions)) == MIN_BITS
+    assert all(0 <= p < MIN_BITS for p in positions)
+    # Consecutive licences do not land on neighbouring bits.
+    assert all(abs(a - b) > 1 for a, b in itertools.pairwise(positions[:1000]))
+    with pytest.raises(StatusListFull):
+        permuted_index(MIN_BITS)
