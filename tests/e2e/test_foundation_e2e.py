@@ -112,3 +112,30 @@ def test_broker_outage_and_data_loss_lose_no_event(suite: Suite) -> None:
     registry_entry(suite, 4)
     time.sleep(3)  # room for any duplicate application to show up
     assert applied_count(suite) - before == 2
+
+
+def test_instant_licence_through_the_gateway_verifies_then_revoked(suite: Suite) -> None:
+    wait_healthy(suite)
+    enterprise = suite.token("enterprise", make_uscc(60_001))
+    r = httpx.post(
+        f"{suite.gateway}/api/permits/applications",
+        json={"item_code": "QD-AJ-003", "enterprise_name": "青岛端到端秒批企业"},
+        headers=enterprise,
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    licence = r.json()["licence"]
+    verify = f"{suite.gateway}/api/permits/licences/verify"
+    # Anyone can verify: no token.
+    assert httpx.get(verify, params={"token": licence["token"]}, timeout=10).json()["valid"]
+    r = httpx.post(
+        f"{suite.gateway}/api/permits/licences/{licence['number']}/status",
+        json={"status": "revoked", "reason": "端到端测试撤销"},
+        headers=suite.token("leader"),
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    check = httpx.get(verify, params={"token": licence["token"]}, timeout=10).json()
+    assert check["status"] == "revoked"
+    png = httpx.get(f"{suite.gateway}/api/permits/licences/{licence['number']}/qr.png", timeout=10)
+    assert png.content.startswith(b"\x89PNG")

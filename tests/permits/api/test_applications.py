@@ -400,3 +400,90 @@ async def test_concurrent_instant_approvals_get_distinct_numbers_and_positions(
     issued = await rows(runtime, Licence)
     assert len({lic.number for lic in issued}) == 16
     assert len({lic.status_index for lic in issued}) == 16
+
+
+async def test_licences_survive_key_rotation_and_a_retired_key_fails_them(
+    database_url: str,
+    broker: DevBroker,
+    auth_settings: AuthSettings,
+    tmp_path: Path,
+    issuer: DevIssuer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.permits import keys
+    from services.permits.config import get_settings
+
+    key_dir = tmp_path / "licence-keys"
+    settings = PermitsSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers=broker.bootstrap,
+        auth=auth_settings,
+        relay_enabled=False,
+        consumers_enabled=False,
+        licence_key_dir=key_dir,
+    )
+    async with running(create_app(settings)) as (client, _):
+        old = (await apply(client, issuer, INSTANT)).json()["licence"]
+    monkeypatch.setenv("PERMITS_LICENCE_KEY_DIR", str(key_dir))
+    get_settings.cache_clear()
+    try:
+        assert keys.main(["rotate", "key-2027-1"]) == 0
+        async with running(create_app(settings)) as (client, _):
+            new = (await apply(client, issuer, INSTANT)).json()["licence"]
+            assert new["kid"].endswith("#key-2027-1")
+            assert old["kid"] != new["kid"]
+            assert (await verify(client, token=old["token"]))["status"] == "valid"
+            assert (await verify(client, token=new["token"]))["status"] == "valid"
+        assert keys.main(["retire", old["kid"].split("#")[1]]) == 0
+        async with running(create_app(settings)) as (client, _):
+            check = await verify(client, token=old["token"])
+            assert check["status"] == "invalid"
+            assert check["reason"] == "retired_key"
+            assert (await verify(client, token=new["token"]))["status"] == "valid"
+    finally:
+        get_settings.cache_clear()
+
+
+async def test_deadline_in_a_year_without_schedule_is_stored_as_unknown(
+    api: API, issuer: DevIssuer, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    from kernel.auth.principal import Principal, Role
+    from kernel.db import unit_of_work
+    from services.permits import applications
+    from services.permits.credentials import IssuerKeyRing
+    from services.permits.schemas import ApplicationCreate, PledgeSignature
+
+    client, runtime = api
+    ring = IssuerKeyRing.open_or_create(tmp_path / "k", "did:web:yjj.qingdao.gov.cn", "k1")
+    issuing = applications.Issuing(ring, "http://127.0.0.1:8000/api/permits", runtime.calendar)
+    applicant = Principal(role=Role.enterprise, subject=USCC)
+    late_december = date(2026, 12, 28)  # 5 working days later is in 2027: no schedule yet
+    pledge = await signed_pledge(client)
+    async with unit_of_work(runtime.session_factory) as session:
+        standard, _ = await applications.submit_application(
+            session,
+            runtime.outbox,
+            issuing,
+            applicant,
+            ApplicationCreate(item_code=STANDARD, enterprise_name="青岛年末企业"),
+            late_december,
+        )
+        _pledged, licence = await applications.submit_application(
+            session,
+            runtime.outbox,
+            issuing,
+            applicant,
+            ApplicationCreate(
+                item_code=PLEDGE, enterprise_name="青岛年末企业", pledge=PledgeSignature(**pledge)
+            ),
+            late_december,
+        )
+    assert standard.due_on is None
+    assert licence is not None
+    assert licence.pledge_verify_by is None
+    assert licence.pledge_status == "awaiting_verification"
+    shown = await client.get(f"/applications/{standard.id}", headers=bearer(issuer, "officer"))
+    assert shown.json()["due_on"] is None
+    assert shown.json()["is_overdue"] is False
