@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel.auth import Principal
 from kernel.contracts.permits import PledgeVerificationRequestedV1
 from kernel.db import utcnow
-from kernel.errors import Conflict, Forbidden, NotFound, PreconditionFailed, RuleViolated
+from kernel.errors import Conflict, Forbidden, NotFound, RuleViolated
 from kernel.outbox import Outbox
+from kernel.versioning import check_version
 from kernel.workdays import CalendarYearUnknown, WorkingDayCalendar
 from services.permits.credentials import IssuerKeyRing
 from services.permits.domain import (
@@ -233,12 +234,7 @@ async def decide(
     today: date,
 ) -> Application:
     """One review step on the standard path (approve, propose or confirm a rejection, ...)."""
-    if expected_version is not None and expected_version != app.version:
-        raise PreconditionFailed(
-            f"the application changed (version {app.version}, you had {expected_version}); "
-            "reload it before deciding",
-            code="version_mismatch",
-        )
+    check_version(app.version, expected_version)
     current = ApplicationStatus(app.status)
     try:
         target = review_transition(current, data.action, reviewer.role.value)

@@ -20,11 +20,11 @@ from kernel.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    PreconditionFailed,
     ProblemError,
     RuleViolated,
 )
 from kernel.pagination import InvalidCursor, decode_cursor, encode_cursor
+from kernel.versioning import check_version
 from services.permits.domain import (
     ProjectRuleViolated,
     ProjectStage,
@@ -263,12 +263,7 @@ async def advance_stage(
     expected_version: int | None,
 ) -> Project:
     """Mark the project's next stage reached, once guidance for it is on the record."""
-    if expected_version is not None and expected_version != project.version:
-        raise PreconditionFailed(
-            f"the project changed (version {project.version}, you had {expected_version}); "
-            "reload it before marking a stage",
-            code="version_mismatch",
-        )
+    check_version(project.version, expected_version)
     guided = await session.scalars(
         sa.select(GuidanceRecord.stage).where(GuidanceRecord.project_id == project.id).distinct()
     )

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role, require_roles
-from kernel.errors import PreconditionFailed
 from kernel.idempotency import IdempotencyKey, run_idempotent
 from kernel.pagination import Page
+from kernel.versioning import ExpectedVersion, etag
 from kernel.workdays import shanghai_today
 from services.permits import projects
 from services.permits.dependencies import BureauDep
@@ -177,18 +177,7 @@ def _read(record: projects.ProjectRecord) -> ProjectRead:
 
 
 def _etag(project: Project) -> dict[str, str]:
-    return {"ETag": f'"{project.version}"'}
-
-
-def _expected_version(if_match: str | None) -> int | None:
-    if if_match is None or if_match.strip() == "*":
-        return None
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError as exc:
-        raise PreconditionFailed(
-            "If-Match must be the ETag of the project", code="if_match_invalid"
-        ) from exc
+    return {"ETag": etag(project.version)}
 
 
 @projects_router.post(
@@ -347,9 +336,8 @@ async def advance_stage(
     session: SessionDep,
     actor: StageActorDep,
     response: Response,
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    expected: ExpectedVersion,
 ) -> ProjectRead:
-    expected = _expected_version(if_match)
     project = await projects.get_project(session, project_id, for_update=True)
     project = await projects.advance_stage(session, actor, project, body, expected)
     response.headers.update(_etag(project))

@@ -12,16 +12,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role
 from kernel.db import utcnow
-from kernel.errors import Forbidden, NotFound, PreconditionFailed, RuleViolated
+from kernel.errors import Forbidden, NotFound, RuleViolated
 from kernel.idempotency import IdempotencyKey, run_idempotent
 from kernel.pagination import Page, decode_cursor, encode_cursor
+from kernel.versioning import ExpectedVersion, etag
 from kernel.workdays import shanghai_today
 from services.permits import applications, licences, service
 from services.permits.dependencies import (
@@ -275,7 +276,7 @@ async def get_application(
     app = await _readable(session, principal, application_id)
     licence = await applications.licence_of(session, app.id)
     view = await _application_view(session, app)
-    response.headers["ETag"] = f'"{app.version}"'
+    response.headers["ETag"] = etag(app.version)
     return SubmissionRead(**view.model_dump(), licence=_licence_read(licence) if licence else None)
 
 
@@ -345,17 +346,9 @@ async def decide(
     runtime: RuntimeDep,
     issuing: IssuingDep,
     reviewer: ReviewerDep,
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    expected: ExpectedVersion,
 ) -> SubmissionRead:
     app = await applications.get_application(session, application_id)
-    expected = None
-    if if_match is not None:
-        try:
-            expected = int(if_match.strip().removeprefix("W/").strip('"'))
-        except ValueError as exc:
-            raise PreconditionFailed(
-                "If-Match must be the ETag of the application", code="if_match_invalid"
-            ) from exc
     app = await applications.decide(
         session, runtime.outbox, issuing, reviewer, app, body, expected, shanghai_today()
     )
