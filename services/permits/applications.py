@@ -183,10 +183,10 @@ async def submit_application(
             issuing.public_base_url,
             app,
             today,
+            pledged=decision.path is ApprovalPath.pledge,
             pledge_verify_by=verify_by,
         )
         if decision.path is ApprovalPath.pledge:
-            licence.pledge_status = "awaiting_verification"
             await outbox.emit(
                 session,
                 app.uscc,

@@ -26,7 +26,7 @@ from services.permits.credentials import (
     verify_licence,
 )
 from services.permits.domain import ApprovalMode, ApprovalPath, PledgeStatus, pledge_outcome
-from services.permits.models import Application, EnterpriseStanding, Licence, StatusListRecord
+from services.permits.models import TABLES, Application, EnterpriseStanding, Licence
 from services.permits.status_list import (
     MIN_BITS,
     StatusList,
@@ -61,7 +61,7 @@ def status_list_url(public_base_url: str, purpose: StatusPurpose) -> str:
 
 
 async def _next_number(session: AsyncSession, year: int) -> str:
-    value = await next_counter_value(session, _counters(), f"licence_number:{year}")
+    value = await next_counter_value(session, TABLES.counters, f"licence_number:{year}")
     return f"QDAJ-{year}-{value:06d}"
 
 
@@ -80,12 +80,8 @@ def permuted_index(n: int, size: int = MIN_BITS) -> int:
 
 
 async def _next_status_index(session: AsyncSession) -> int:
-    value = await next_counter_value(session, _counters(), "licence_status_index")
+    value = await next_counter_value(session, TABLES.counters, "licence_status_index")
     return permuted_index(value - 1)
-
-
-def _counters() -> sa.Table:
-    return Application.metadata.tables["kernel_counters"]
 
 
 async def issue_for(
@@ -96,9 +92,14 @@ async def issue_for(
     app: Application,
     today: date,
     *,
+    pledged: bool = False,
     pledge_verify_by: date | None = None,
 ) -> Licence:
-    """Issue the signed licence an approved application earns (in the caller's transaction)."""
+    """Issue the signed licence an approved application earns (in the caller's transaction).
+
+    A pledge licence awaits inspection's verification; its deadline may be unknown (None)
+    while that year's official schedule is not loaded.
+    """
     index = await _next_status_index(session)
     number = await _next_number(session, today.year)
     entries = tuple(
@@ -134,7 +135,7 @@ async def issue_for(
         kid=ring.active_kid,
         token=issue_licence(ring, claims),
         issued_at=utcnow(),
-        pledge_status="awaiting_verification" if pledge_verify_by else None,
+        pledge_status=PledgeStatus.awaiting_verification.value if pledged else None,
         pledge_verify_by=pledge_verify_by,
     )
     session.add(licence)
@@ -164,30 +165,33 @@ async def get_by_number(session: AsyncSession, number: str) -> Licence:
     return licence
 
 
-async def _load_list(session: AsyncSession, purpose: StatusPurpose) -> StatusList:
-    row = await session.get(StatusListRecord, purpose.value)
-    if row is None:
-        return StatusList(MIN_BITS, purpose)
-    return StatusList.from_bytes(row.bits, purpose)
+# Which licence status sets a bit in which published list. The lists are derived from the
+# licence rows when published, so a status change is one row update and cannot be lost.
+_LISTED: Final = {
+    StatusPurpose.revocation: LicenceStatus.revoked,
+    StatusPurpose.suspension: LicenceStatus.suspended,
+}
 
 
-async def _store_list(session: AsyncSession, status_list: StatusList) -> None:
-    row = await session.get(StatusListRecord, status_list.purpose.value)
-    if row is None:
-        session.add(
-            StatusListRecord(
-                purpose=status_list.purpose.value, bits=status_list.to_bytes(), updated_at=utcnow()
-            )
-        )
-    else:
-        row.bits = status_list.to_bytes()
-        row.updated_at = utcnow()
+async def _current_list(
+    session: AsyncSession, purpose: StatusPurpose
+) -> tuple[StatusList, datetime]:
+    """The list for `purpose` as the licences stand now, and when it last changed."""
+    status = _LISTED[purpose].value
+    indices = (
+        await session.scalars(sa.select(Licence.status_index).where(Licence.status == status))
+    ).all()
+    status_list = StatusList(MIN_BITS, purpose)
+    for index in indices:
+        status_list.set(index)
+    changed = await session.scalar(sa.select(sa.func.max(Licence.status_changed_at)))
+    return status_list, changed or utcnow()
 
 
 async def change_status(
     session: AsyncSession, outbox: Outbox, licence: Licence, target: LicenceStatus, reason: str
 ) -> Licence:
-    """Revoke, suspend or reinstate a licence and flip its bits in the published lists."""
+    """Revoke, suspend or reinstate a licence (the published lists follow from its status)."""
     current = LicenceStatus(licence.status)
     if current is LicenceStatus.revoked:
         raise Conflict(
@@ -197,13 +201,6 @@ async def change_status(
         raise Conflict(
             f"licence {licence.number} is already {target.value}", code="licence_status_unchanged"
         )
-    revocation = await _load_list(session, StatusPurpose.revocation)
-    suspension = await _load_list(session, StatusPurpose.suspension)
-    suspension.set(licence.status_index, target is LicenceStatus.suspended)
-    if target is LicenceStatus.revoked:
-        revocation.set(licence.status_index, True)
-    await _store_list(session, revocation)
-    await _store_list(session, suspension)
     licence.status = target.value
     licence.status_reason = reason
     licence.status_changed_at = utcnow()
@@ -222,9 +219,7 @@ async def signed_status_list(
     session: AsyncSession, ring: IssuerKeyRing, public_base_url: str, purpose: StatusPurpose
 ) -> str:
     """The current list for `purpose` as a signed BitstringStatusListCredential (VC-JWT)."""
-    status_list = await _load_list(session, purpose)
-    row = await session.get(StatusListRecord, purpose.value)
-    valid_from = row.updated_at if row is not None else utcnow()
+    status_list, valid_from = await _current_list(session, purpose)
     body = status_list_credential(
         ring.issuer,
         status_list_url(public_base_url, purpose),
@@ -269,13 +264,14 @@ async def check_token(
     if not result.valid:
         status = "expired" if result.reason == "expired" else "invalid"
         return LicenceCheck(False, status, result.reason, **fields)
-    revocation = await _load_list(session, StatusPurpose.revocation)
-    suspension = await _load_list(session, StatusPurpose.suspension)
+    # Online, the licence row is the source the published lists are built from: read the one
+    # row at this licence's list position instead of decoding whole lists.
     index = next(e.index for e in result.status_entries if e.purpose is StatusPurpose.revocation)
-    if revocation.get(index):
-        return LicenceCheck(False, "revoked", "revoked", **fields)
-    if suspension.get(index):
-        return LicenceCheck(False, "suspended", "suspended", **fields)
+    current = await session.scalar(sa.select(Licence.status).where(Licence.status_index == index))
+    if current is None:
+        return LicenceCheck(False, "invalid", "unknown_licence", **fields)
+    if current != LicenceStatus.active.value:
+        return LicenceCheck(False, current, current, **fields)
     return LicenceCheck(True, "valid", "ok", **fields)
 
 

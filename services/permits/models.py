@@ -152,16 +152,6 @@ class Licence(Base):
     pledge_verify_by: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
 
 
-class StatusListRecord(Base):
-    """The published revocation or suspension bitstring (W3C Bitstring Status List)."""
-
-    __tablename__ = "status_lists"
-
-    purpose: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
-    bits: Mapped[bytes] = mapped_column(sa.LargeBinary)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
 class Project(Base):
     """A key project (重点项目) the bureau serves from inside (嵌入式服务), stage by stage."""
 

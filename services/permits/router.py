@@ -198,18 +198,20 @@ def _licence_read(licence: Licence) -> LicenceRead:
     return LicenceRead.model_validate(licence)
 
 
-async def _application_view(session: AsyncSession, app: Application) -> ApplicationRead:
-    steps = await applications.steps_of(session, app.id)
-    view = ApplicationRead.model_validate(app)
+def _summary(app: Application) -> ApplicationRead:
+    """An application without its history (listings: one query, not one per row)."""
     clock = None if app.due_on is None else Clock(app.submitted_on, app.due_on, app.limit_days)
     overdue = clock is not None and clock.is_overdue(
         shanghai_today(), ApplicationStatus(app.status)
     )
-    return view.model_copy(
-        update={
-            "steps": [ApplicationStepRead.model_validate(s) for s in steps],
-            "is_overdue": overdue,
-        }
+    return ApplicationRead.model_validate(app).model_copy(update={"is_overdue": overdue})
+
+
+async def _application_view(session: AsyncSession, app: Application) -> ApplicationRead:
+    """An application with its dated history."""
+    steps = await applications.steps_of(session, app.id)
+    return _summary(app).model_copy(
+        update={"steps": [ApplicationStepRead.model_validate(s) for s in steps]}
     )
 
 
@@ -283,7 +285,8 @@ async def get_application(
 @applications_router.get(
     "",
     response_model=Page[ApplicationRead],
-    summary="Applications: the enterprise's own, or the review queue",
+    summary="Applications without their history (GET one for its steps): the enterprise's "
+    "own, or the review queue",
 )
 async def list_applications(
     session: SessionDep,
@@ -321,7 +324,7 @@ async def list_applications(
             )
         )
     rows = (await session.scalars(query.limit(limit + 1))).all()
-    items = [await _application_view(session, a) for a in rows[:limit]]
+    items = [_summary(a) for a in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]

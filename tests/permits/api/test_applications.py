@@ -487,3 +487,43 @@ async def test_deadline_in_a_year_without_schedule_is_stored_as_unknown(
     shown = await client.get(f"/applications/{standard.id}", headers=bearer(issuer, "officer"))
     assert shown.json()["due_on"] is None
     assert shown.json()["is_overdue"] is False
+
+
+async def test_published_status_lists_follow_the_licences(api: API, issuer: DevIssuer) -> None:
+    from datetime import UTC, datetime
+
+    from services.permits.credentials import verify_licence, verify_status_list
+    from services.permits.status_list import StatusPurpose
+
+    client, _ = api
+    revoked = (await apply(client, issuer, INSTANT)).json()["licence"]
+    suspended = (await apply(client, issuer, INSTANT)).json()["licence"]
+    active = (await apply(client, issuer, INSTANT)).json()["licence"]
+    for licence, status in ((revoked, "revoked"), (suspended, "suspended")):
+        r = await client.post(
+            f"/licences/{licence['number']}/status",
+            json={"status": status, "reason": "测试"},
+            headers=bearer(issuer, "leader"),
+        )
+        assert r.status_code == 200
+    now = datetime.now(UTC)
+    jwks = (await client.get("/.well-known/jwks.json")).json()
+    published = {}
+    for purpose in StatusPurpose:
+        token = (await client.get(f"/status-lists/{purpose.value}")).text
+        checked = verify_status_list(token, jwks, now, purpose=purpose)
+        assert checked.valid, checked
+        assert checked.status_list is not None
+        published[purpose] = set(checked.status_list.set_indices())
+
+    def position(licence: dict[str, Any]) -> int:
+        result = verify_licence(licence["token"], jwks, now)
+        return next(e.index for e in result.status_entries)
+
+    # An offline verifier holding only the keys and the lists reaches the same verdicts.
+    assert published[StatusPurpose.revocation] == {position(revoked)}
+    assert published[StatusPurpose.suspension] == {position(suspended)}
+    assert (
+        position(active)
+        not in published[StatusPurpose.revocation] | published[StatusPurpose.suspension]
+    )
