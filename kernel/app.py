@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -76,7 +75,6 @@ class ServiceRuntime:
         self.replay_client: ReplayClient | None = None
         self._dlq_producer: Any = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.started_at = time.time()
 
     async def start(self) -> None:
         s = self.settings

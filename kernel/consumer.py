@@ -321,7 +321,6 @@ class ConsumerRunner:
         self._consumer_factory = consumer_factory
         self._sweep = idle_sweep_seconds
         self._stall = stall_seconds
-        self.last_poll = 0.0
         self.connected = False
         self.assigned = False
         self.last_error: str | None = None
@@ -358,7 +357,6 @@ class ConsumerRunner:
         last_message = loop.time()
         while True:
             batches = await bounded(consumer.getmany(timeout_ms=500, max_records=500), 30)
-            self.last_poll = loop.time()
             self.assigned = bool(consumer.assignment())
             for tp, messages in batches.items():
                 for message in messages:

@@ -119,7 +119,6 @@ class OutboxRelay:
         self._holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self.is_leader = False
         self.last_error: str | None = None
-        self.broker_ok = False
         self._last_purge = 0.0
 
     def wake(self) -> None:
@@ -171,7 +170,6 @@ class OutboxRelay:
                 )
             ).all()
         if not rows:
-            self.broker_ok = self._producer is not None or self.broker_ok
             return 0
         producer = await self._ensure_producer()
         futures = []
@@ -202,7 +200,6 @@ class OutboxRelay:
             metrics.EVENTS_PUBLISHED.labels(self.service).inc(len(acked))
         if failed:
             raise failed[0]
-        self.broker_ok = True
         self.last_error = None
         return len(acked)
 
@@ -295,7 +292,6 @@ class OutboxRelay:
 
     async def _drop_producer(self) -> None:
         # aiokafka's stop() can hang while the broker is down; never let it block the relay.
-        self.broker_ok = False
         producer, self._producer = self._producer, None
         if producer is not None:
             with contextlib.suppress(Exception):
