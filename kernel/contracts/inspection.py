@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar
+from decimal import Decimal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -36,3 +37,26 @@ class PledgeVerifiedV1(EventContract):
     findings: str = Field(max_length=4000)
     verified_on: date
     inspectors: list[str] = Field(min_length=2, max_length=10)
+
+
+@contract
+class PenaltyDecidedV1(EventContract):
+    """An administrative penalty decision was served in an inspection case (行政处罚决定).
+
+    `blacklist_criterion` names the case of the serious-dishonesty rules (严重失信主体名单管理办法)
+    the inspectors found met, if any; credit then opens a black-list case for it.
+    """
+
+    TYPE: ClassVar[str] = "inspection.penalty.decided.v1"
+
+    case_id: str = Field(max_length=36)
+    decision_number: str = Field(max_length=64)
+    uscc: USCC
+    enterprise_name: str = Field(max_length=200)
+    decided_on: date
+    legal_basis: str = Field(max_length=1000)
+    violation_summary: str = Field(max_length=2000)
+    fine_amount: Decimal | None = Field(ge=0, max_digits=14, decimal_places=2)
+    other_measures: str | None = Field(max_length=1000)
+    severity: Literal["general", "serious"]
+    blacklist_criterion: str | None = Field(max_length=64)

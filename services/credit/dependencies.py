@@ -12,7 +12,7 @@ from kernel.auth import OptionalPrincipal, Principal, Role, require_roles
 from kernel.errors import NotFound
 from kernel.workdays import shanghai_today
 from services.credit.domain import PUBLIC_READERSHIP, Readership, is_in_publicity
-from services.credit.models import Penalty
+from services.credit.models import CreditRecord
 from services.credit.repository import PenaltyRepository
 
 BUREAU_ROLES = frozenset({Role.officer, Role.leader, Role.admin})
@@ -43,7 +43,7 @@ ReadershipDep = Annotated[Readership, Depends(readership_of)]
 
 async def readable_penalty(
     penalty_id: str, session: SessionDep, readership: ReadershipDep, today: TodayDep
-) -> Penalty:
+) -> CreditRecord:
     """The record, if this caller may read it; 404 otherwise.
 
     A record whose publicity has ended is withdrawn from the public (最长公示期届满后自动停止
@@ -52,10 +52,11 @@ async def readable_penalty(
     penalty = await PenaltyRepository(session).get(penalty_id)
     if penalty is None or not readership.may_read(
         penalty.uscc,
-        is_in_publicity(penalty.publicity_starts_on, penalty.publicity_ends_on, today),
+        penalty.state == "published"
+        and is_in_publicity(penalty.publicity_starts_on, penalty.publicity_ends_on, today),
     ):
         raise NotFound(f"penalty {penalty_id} not found", code="penalty_not_found")
     return penalty
 
 
-ReadablePenalty = Annotated[Penalty, Depends(readable_penalty)]
+ReadablePenalty = Annotated[CreditRecord, Depends(readable_penalty)]

@@ -9,12 +9,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credit.domain import Readership
-from services.credit.models import Penalty
+from services.credit.models import CreditRecord
 
 
 def in_publicity(today: date) -> sa.ColumnElement[bool]:
-    """SQL form of rule `in_publicity` (domain.is_in_publicity)."""
-    return sa.and_(Penalty.publicity_starts_on <= today, Penalty.publicity_ends_on >= today)
+    """SQL form of rule `in_publicity` (domain.is_in_publicity): published, and within its
+    window (a record past its end is out even before the expiry pass has marked it)."""
+    return sa.and_(
+        CreditRecord.state == "published",
+        CreditRecord.publicity_starts_on <= today,
+        CreditRecord.publicity_ends_on >= today,
+    )
 
 
 def readable_by(readership: Readership, today: date) -> sa.ColumnElement[bool] | None:
@@ -22,7 +27,7 @@ def readable_by(readership: Readership, today: date) -> sa.ColumnElement[bool] |
     if readership.sees_all:
         return None
     if readership.own_uscc is not None:
-        return sa.or_(in_publicity(today), Penalty.uscc == readership.own_uscc)
+        return sa.or_(in_publicity(today), CreditRecord.uscc == readership.own_uscc)
     return in_publicity(today)
 
 
@@ -30,14 +35,18 @@ class PenaltyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, penalty_id: str) -> Penalty | None:
+    async def get(self, penalty_id: str) -> CreditRecord | None:
         """The penalty record with this id."""
-        return await self.session.get(Penalty, penalty_id)
+        record = await self.session.get(CreditRecord, penalty_id)
+        return record if record is not None and record.record_class == "penalty" else None
 
-    async def get_by_decision_number(self, decision_number: str) -> Penalty | None:
+    async def get_by_decision_number(self, decision_number: str) -> CreditRecord | None:
         """The record of one decision, by its canonical decision number."""
         return await self.session.scalar(
-            sa.select(Penalty).where(Penalty.decision_number == decision_number)
+            sa.select(CreditRecord).where(
+                CreditRecord.record_class == "penalty",
+                CreditRecord.document_number == decision_number,
+            )
         )
 
     async def list_page(
@@ -50,10 +59,13 @@ class PenaltyRepository:
         publicity: bool | None,
         after: tuple[date, str] | None,
         limit: int,
-    ) -> Sequence[Penalty]:
+    ) -> Sequence[CreditRecord]:
         """Readable records, newest decision first, after a (decided_on, id) cursor."""
         query = (
-            sa.select(Penalty).order_by(Penalty.decided_on.desc(), Penalty.id.desc()).limit(limit)
+            sa.select(CreditRecord)
+            .where(CreditRecord.record_class == "penalty")
+            .order_by(CreditRecord.decided_on.desc(), CreditRecord.id.desc())
+            .limit(limit)
         )
         visible = readable_by(readership, today)
         if visible is not None:
@@ -62,18 +74,18 @@ class PenaltyRepository:
             window = in_publicity(today)
             query = query.where(window if publicity else sa.not_(window))
         if uscc is not None:
-            query = query.where(Penalty.uscc == uscc)
+            query = query.where(CreditRecord.uscc == uscc)
         if name is not None:
-            query = query.where(Penalty.enterprise_name.icontains(name, autoescape=True))
+            query = query.where(CreditRecord.enterprise_name.icontains(name, autoescape=True))
         if after is not None:
             decided_on, penalty_id = after
             query = query.where(
                 sa.or_(
-                    Penalty.decided_on < decided_on,
-                    sa.and_(Penalty.decided_on == decided_on, Penalty.id < penalty_id),
+                    CreditRecord.decided_on < decided_on,
+                    sa.and_(CreditRecord.decided_on == decided_on, CreditRecord.id < penalty_id),
                 )
             )
         return (await self.session.scalars(query)).all()
 
-    def add(self, penalty: Penalty) -> None:
+    def add(self, penalty: CreditRecord) -> None:
         self.session.add(penalty)

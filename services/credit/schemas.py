@@ -18,7 +18,7 @@ from services.credit.domain import (
     is_published_late,
     normalise_decision_number,
 )
-from services.credit.models import Penalty
+from services.credit.models import CreditRecord
 
 
 def _decision_number(value: str) -> str:
@@ -95,30 +95,29 @@ class PenaltyRead(BaseModel):
     recorded_at: datetime
 
     @classmethod
-    def of(cls, penalty: Penalty, today: date) -> PenaltyRead:
+    def of(cls, penalty: CreditRecord, today: date) -> PenaltyRead:
         """The record as read on a business date."""
         return cls(
             id=penalty.id,
-            decision_number=penalty.decision_number,
+            decision_number=penalty.document_number,
             uscc=penalty.uscc,
             enterprise_name=penalty.enterprise_name,
             decided_on=penalty.decided_on,
             legal_basis=penalty.legal_basis,
-            violation_summary=penalty.violation_summary,
+            violation_summary=penalty.summary,
             fine_amount=penalty.fine_amount,
             other_measures=penalty.other_measures,
             severity=Severity(penalty.severity),
             source=PenaltySource(penalty.source),
             publicity_starts_on=penalty.publicity_starts_on,
             publicity_ends_on=penalty.publicity_ends_on,
-            repair_eligible_on=penalty.repair_eligible_on,
+            repair_eligible_on=penalty.repair_eligible_on or penalty.decided_on,
             publish_by=penalty.publish_by,
             is_published_late=is_published_late(penalty.publicity_starts_on, penalty.publish_by),
-            is_in_publicity=is_in_publicity(
-                penalty.publicity_starts_on, penalty.publicity_ends_on, today
-            ),
+            is_in_publicity=penalty.state == "published"
+            and is_in_publicity(penalty.publicity_starts_on, penalty.publicity_ends_on, today),
             rule_pack_id=penalty.rule_pack_id,
             rule_pack_version=penalty.rule_pack_version,
-            repair_notice=penalty.repair_notice,
+            repair_notice=penalty.repair_notice or "",
             recorded_at=penalty.recorded_at,
         )

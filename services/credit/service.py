@@ -21,7 +21,7 @@ from services.credit.domain import (
     repair_notice,
     rule_pack_in_force,
 )
-from services.credit.models import Penalty
+from services.credit.models import CreditRecord
 from services.credit.repository import PenaltyRepository
 from services.credit.schemas import PenaltyCreate
 
@@ -33,7 +33,7 @@ async def record_penalty(
     officer: Principal,
     data: PenaltyCreate,
     today: date,
-) -> Penalty:
+) -> CreditRecord:
     """Record a penalty decision and publish it today, with its window and repair notice."""
     pack = rule_pack_in_force(today)
     try:
@@ -60,14 +60,15 @@ async def record_penalty(
             window=window,
         ),
     )
-    penalty = Penalty(
+    penalty = CreditRecord(
         id=str(uuid.uuid4()),
-        decision_number=data.decision_number,
+        record_class="penalty",
+        document_number=data.decision_number,
         uscc=data.uscc,
         enterprise_name=data.enterprise_name,
         decided_on=data.decided_on,
         legal_basis=data.legal_basis,
-        violation_summary=data.violation_summary,
+        summary=data.violation_summary,
         fine_amount=data.fine_amount,
         other_measures=data.other_measures or None,
         severity=data.severity.value,
@@ -76,6 +77,8 @@ async def record_penalty(
         publicity_ends_on=window.ends_on,
         repair_eligible_on=window.repair_eligible_on,
         publish_by=window.publish_by,
+        state="published",
+        version=1,
         rule_pack_id=pack.id,
         rule_pack_version=pack.version,
         repair_notice=notice,
@@ -91,11 +94,11 @@ async def record_penalty(
         PenaltyPublishedV1(
             record_id=penalty.id,
             uscc=penalty.uscc,
-            decision_number=penalty.decision_number,
+            decision_number=penalty.document_number,
             severity=penalty.severity,
             publicity_starts_on=penalty.publicity_starts_on,
             publicity_ends_on=penalty.publicity_ends_on,
-            repair_eligible_on=penalty.repair_eligible_on,
+            repair_eligible_on=window.repair_eligible_on,
         ),
     )
     return penalty

@@ -24,7 +24,7 @@ from kernel.uscc import make_uscc
 from services.credit.config import CreditSettings
 from services.credit.dependencies import business_today
 from services.credit.main import create_app
-from services.credit.models import Penalty
+from services.credit.models import CreditRecord
 from tests.support import bearer, running
 
 USCC_A = make_uscc(301)
@@ -96,7 +96,7 @@ async def api(
         yield api
 
 
-async def count(runtime: ServiceRuntime, table: sa.Table | type[Penalty]) -> int:
+async def count(runtime: ServiceRuntime, table: sa.Table | type[CreditRecord]) -> int:
     async with runtime.session_factory() as session:
         return int(await session.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
 
@@ -108,7 +108,7 @@ async def outbox_rows(runtime: ServiceRuntime) -> list[Any]:
 
 
 async def nothing_written(api: Api) -> None:
-    assert await count(api.runtime, Penalty) == 0
+    assert await count(api.runtime, CreditRecord) == 0
     assert await count(api.runtime, api.runtime.tables.outbox) == 0
 
 
@@ -129,7 +129,7 @@ class TestRecordPenalty:
         assert "自2026年6月11日起" in body["repair_notice"]
 
         async with api.runtime.session_factory() as session:
-            row = await session.get(Penalty, body["id"])
+            row = await session.get(CreditRecord, body["id"])
         assert row is not None
         assert row.recorded_by == "officer:officer-001"
         assert (row.publicity_starts_on, row.publicity_ends_on, row.repair_eligible_on) == (
@@ -276,7 +276,7 @@ class TestRecordPenalty:
         assert r.status_code == 409
         assert r.json()["code"] == "penalty_exists"
         assert r.json()["field"] == "decision_number"
-        assert await count(api.runtime, Penalty) == 1
+        assert await count(api.runtime, CreditRecord) == 1
         assert await count(api.runtime, api.runtime.tables.outbox) == 1
 
     async def test_idempotency_key_replays_the_first_answer_once(self, api: Api) -> None:
@@ -286,7 +286,7 @@ class TestRecordPenalty:
         assert first.status_code == second.status_code == 201
         assert first.json() == second.json()
         assert second.headers["idempotent-replayed"] == "true"
-        assert await count(api.runtime, Penalty) == 1
+        assert await count(api.runtime, CreditRecord) == 1
         assert await count(api.runtime, api.runtime.tables.outbox) == 1
         reused = await api.client.post(
             "/penalties",
@@ -295,7 +295,7 @@ class TestRecordPenalty:
         )
         assert reused.status_code == 422
         assert reused.json()["code"] == "idempotency_key_reused"
-        assert await count(api.runtime, Penalty) == 1
+        assert await count(api.runtime, CreditRecord) == 1
 
     async def test_failed_attempt_leaves_the_key_free(self, api: Api) -> None:
         headers = {**api.officer, "Idempotency-Key": "penalty-retry-0002"}
