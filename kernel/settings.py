@@ -81,6 +81,9 @@ class ServiceSettings(BaseSettings):
     # Base URLs of the services this one consumes from, for gap backfill (replay endpoint).
     source_urls: dict[str, str] = Field(default_factory=dict)
     calendar_dir: Path | None = None
+    # The service's own periodic jobs (expiry passes, outbound deliveries). Tests that drive
+    # those passes themselves turn them off, as they do the relay and the consumers.
+    background_enabled: bool = True
     auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @model_validator(mode="after")

@@ -13,12 +13,21 @@ from kernel.errors import NotFound
 from kernel.workdays import shanghai_today
 from services.credit.domain import PUBLIC_READERSHIP, Readership, is_in_publicity
 from services.credit.models import CreditRecord
-from services.credit.repository import PenaltyRepository
+from services.credit.repository import PenaltyRepository, RecordRepository
 
 BUREAU_ROLES = frozenset({Role.officer, Role.leader, Role.admin})
 
 # Credit officers record penalties; leaders and admins may too.
 RecorderDep = Annotated[Principal, Depends(require_roles(*BUREAU_ROLES))]
+
+# Ending a record because its decision was revoked undoes a published decision: the
+# next-level leader's call, as with every "no" on this platform.
+LeaderDep = Annotated[Principal, Depends(require_roles(Role.leader))]
+
+# The daily export is shared data: other departments under their grant, and the bureau.
+ExportReaderDep = Annotated[
+    Principal, Depends(require_roles(Role.department, Role.officer, Role.leader, Role.admin))
+]
 
 
 def business_today() -> date:
@@ -60,3 +69,25 @@ async def readable_penalty(
 
 
 ReadablePenalty = Annotated[CreditRecord, Depends(readable_penalty)]
+
+
+def is_internal_reader(readership: Readership, uscc: str) -> bool:
+    """The bureau, or the enterprise the record is about: they see history and sources."""
+    return readership.sees_all or readership.own_uscc == uscc
+
+
+async def readable_record(
+    record_id: str, session: SessionDep, readership: ReadershipDep, today: TodayDep
+) -> CreditRecord:
+    """A record of any class, if this caller may read it; 404 otherwise (as for penalties)."""
+    record = await RecordRepository(session).get(record_id)
+    if record is None or not readership.may_read(
+        record.uscc,
+        record.state == "published"
+        and is_in_publicity(record.publicity_starts_on, record.publicity_ends_on, today),
+    ):
+        raise NotFound(f"record {record_id} not found", code="record_not_found")
+    return record
+
+
+ReadableRecord = Annotated[CreditRecord, Depends(readable_record)]

@@ -1,6 +1,7 @@
-"""Credit rules: administrative penalty publicity (行政处罚信息公示) and the repair notice. No I/O.
+"""Credit rules: publicity of credit records (penalties, dishonesty, incentives), the repair
+notice (告知书) and the plain-language repair guide (明白纸). No I/O.
 
-The publicity window of a penalty is computed, never typed, by a versioned rule pack:
+The publicity window of a record is computed, never typed, by a versioned rule pack:
 
 - 《失信行为纠正后的信用信息修复管理办法（试行）》(国家发展改革委令2023年第58号, in force
   2023-05-01): penalty information about general dishonesty (一般失信行为) is published for at
@@ -11,6 +12,12 @@ The publicity window of a penalty is computed, never typed, by a versioned rule 
   so a late entry never stays public longer than the legal maximum.
 - 《关于认真做好行政许可和行政处罚等信用信息公示工作的通知》(发改办财金〔2015〕2700号,
   "双公示"): a penalty decision is put online within 7 working days of the decision.
+- A false pledge found on verification (虚假承诺) is recorded as dishonesty under
+  《国务院办公厅关于全面推行证明事项和涉企经营许可事项告知承诺制的指导意见》（国办发〔2020〕42号）
+  and published on the same terms as a penalty of the same severity; it is general dishonesty
+  unless classed serious.
+- An incentive (守信激励, e.g. a commendation) is published for 36 months from its decision and
+  has nothing to repair.
 - Period arithmetic follows 《民法典》 articles 201-203: counting starts the day after the
   decision; a period in months or years ends on the corresponding day of the final month, or on
   that month's last day when it has no such day (31 January + 1 month → 28/29 February); the
@@ -46,6 +53,23 @@ class Severity(StrEnum):
 
 
 _SEVERITY_ZH: Final = {Severity.general: "一般失信行为", Severity.serious: "严重失信行为"}
+
+
+class RecordClass(StrEnum):
+    """What a credit record is (信用记录的类别)."""
+
+    penalty = "penalty"  # 行政处罚
+    dishonesty = "dishonesty"  # 失信记录
+    incentive = "incentive"  # 守信激励
+
+    @property
+    def is_repairable(self) -> bool:
+        """Rule `repair_applies`: only adverse information can be repaired; an incentive cannot."""
+        return self is not RecordClass.incentive
+
+
+# An incentive is not dishonesty of any degree; the severity column says what it is instead.
+INCENTIVE_SEVERITY: Final = "commendation"
 
 
 class PenaltySource(StrEnum):
@@ -115,6 +139,14 @@ class PublicityRulePack:
     repair_channels: tuple[str, ...]
     repair_verification_working_days: int
     issuing_authority: str
+    # Dishonesty (失信记录) from a false pledge: its legal basis and what its repair asks for
+    # (there is no penalty decision to have carried out).
+    pledge_dishonesty_basis: str
+    dishonesty_repair_materials: tuple[str, ...]
+    # 守信激励信息: published this long from the decision, never repaired.
+    incentive_months: int
+    # The national hotline, printed on the guide: a number that exists, not a made-up one.
+    consultation_phone: str
 
     def term(self, severity: Severity) -> PublicityTerm:
         """The publicity period for a severity."""
@@ -148,6 +180,16 @@ NDRC_ORDER_58: Final = PublicityRulePack(
     # Qingdao measure 10: a repair application is verified within 3 working days.
     repair_verification_working_days=3,
     issuing_authority="青岛市应急管理局",
+    pledge_dishonesty_basis=(
+        "《国务院办公厅关于全面推行证明事项和涉企经营许可事项告知承诺制的指导意见》"
+        "（国办发〔2020〕42号）"
+    ),
+    dishonesty_repair_materials=(
+        "整改完成证明（已纠正失信行为、消除不良影响的证明材料）",
+        "信用承诺书",
+    ),
+    incentive_months=36,
+    consultation_phone="12345政务服务便民热线",
 )
 
 RULE_PACKS: Final[tuple[PublicityRulePack, ...]] = (NDRC_ORDER_58,)
@@ -189,6 +231,11 @@ class PublicityWindow:
     def is_published_late(self) -> bool | None:
         return is_published_late(self.starts_on, self.publish_by)
 
+    @property
+    def has_elapsed(self) -> bool:
+        """The maximum period ran out before it could be published: never shown at all."""
+        return self.starts_on > self.ends_on
+
 
 def is_published_late(starts_on: date, publish_by: date | None) -> bool | None:
     """Published after the 双公示 deadline (None when the deadline is unknown)."""
@@ -219,12 +266,17 @@ def publicity_window(
     severity: Severity,
     decided_on: date,
     published_on: date,
-    working_days: WorkingDays,
+    working_days: WorkingDays | None,
+    *,
+    elapsed_ok: bool = False,
 ) -> PublicityWindow:
-    """Rule `penalty_publicity_window`: the window of a penalty published on `published_on`.
+    """Rule `penalty_publicity_window`: the window of a penalty (or a dishonesty record of the
+    same severity) published on `published_on`.
 
-    Refuses a decision dated after its publication, and one whose maximum period has already
-    run out (it may no longer be shown at all).
+    Refuses a decision dated after its publication. One whose maximum period has already run
+    out may no longer be shown: refused, or with `elapsed_ok` returned as an empty window
+    (`has_elapsed`) so that a decision received too late is still kept on file. Without a
+    calendar there is no 双公示 deadline (dishonesty records are not penalty decisions).
     """
     if decided_on > published_on:
         raise PenaltyRuleViolated(
@@ -234,7 +286,7 @@ def publicity_window(
         )
     term = pack.term(severity)
     ends_on = add_months(decided_on, term.maximum_months)
-    if ends_on < published_on:
+    if ends_on < published_on and not elapsed_ok:
         raise PenaltyRuleViolated(
             "decided_on",
             "publicity_period_elapsed",
@@ -246,8 +298,41 @@ def publicity_window(
         starts_on=published_on,
         ends_on=ends_on,
         repair_eligible_on=add_months(decided_on, term.minimum_months) + timedelta(days=1),
-        publish_by=publication_deadline(pack, decided_on, working_days),
+        publish_by=(
+            None if working_days is None else publication_deadline(pack, decided_on, working_days)
+        ),
     )
+
+
+@dataclass(frozen=True)
+class IncentiveWindow:
+    """When an incentive is public (dates inclusive); there is no repair date."""
+
+    starts_on: date
+    ends_on: date
+
+
+def incentive_window(
+    pack: PublicityRulePack, decided_on: date, published_on: date
+) -> IncentiveWindow:
+    """Rule `incentive_publicity_window`: published from today to `incentive_months` after the
+    decision; refused if the decision is in the future or its period has run out."""
+    if decided_on > published_on:
+        raise PenaltyRuleViolated(
+            "decided_on",
+            "decision_in_future",
+            f"decided_on {decided_on.isoformat()} is after today ({published_on.isoformat()})",
+        )
+    ends_on = add_months(decided_on, pack.incentive_months)
+    if ends_on < published_on:
+        raise PenaltyRuleViolated(
+            "decided_on",
+            "publicity_period_elapsed",
+            f"the {pack.incentive_months}-month publicity period of an incentive decided on "
+            f"{decided_on.isoformat()} ended on {ends_on.isoformat()}; it may no longer be "
+            "published",
+        )
+    return IncentiveWindow(starts_on=published_on, ends_on=ends_on)
 
 
 def check_penalty_content(fine_amount: Decimal | None, other_measures: str | None) -> None:
@@ -338,7 +423,11 @@ def _zh_number(n: int) -> str:
 
 @dataclass(frozen=True)
 class NoticeFacts:
-    """What the repair notice says about one penalty."""
+    """What the repair notice and the guide say about one penalty or dishonesty record.
+
+    For a dishonesty record `decision_number` is the licence the false pledge was made for and
+    `decided_on` the day verification found it untrue.
+    """
 
     enterprise_name: str
     uscc: str
@@ -347,38 +436,105 @@ class NoticeFacts:
     severity: Severity
     fine_amount: Decimal | None
     window: PublicityWindow
+    record_class: RecordClass = RecordClass.penalty
+
+
+def _require_repairable(facts: NoticeFacts) -> None:
+    if not facts.record_class.is_repairable:
+        raise ValueError(f"a {facts.record_class.value} record has no credit repair")
+
+
+def repair_materials(pack: PublicityRulePack, facts: NoticeFacts) -> list[str]:
+    """Rule `repair_materials`: what a repair application needs; the fine's receipt when fined."""
+    _require_repairable(facts)
+    if facts.record_class is RecordClass.dishonesty:
+        return list(pack.dishonesty_repair_materials)
+    materials = list(pack.repair_materials)
+    if facts.fine_amount is not None and facts.fine_amount > 0:
+        materials[-1] += f"（罚款人民币{facts.fine_amount:,.2f}元的缴纳凭证）"
+    return materials
+
+
+def _numbered(items: list[str], indent: str = "    ") -> list[str]:
+    """Items as 1. …；2. …。 the way a notice lists them."""
+    return [
+        f"{indent}{i}. {m}；" if i < len(items) else f"{indent}{i}. {m}。"
+        for i, m in enumerate(items, start=1)
+    ]
 
 
 def repair_notice(pack: PublicityRulePack, facts: NoticeFacts) -> str:
     """Rule `repair_rights_notice`: the notice served with the decision (Qingdao measure 10)."""
+    materials = repair_materials(pack, facts)
     term = pack.term(facts.severity)
     window = facts.window
-    materials = list(pack.repair_materials)
-    if facts.fine_amount is not None and facts.fine_amount > 0:
-        materials[-1] += f"（罚款人民币{facts.fine_amount:,.2f}元的缴纳凭证）"
+    if facts.record_class is RecordClass.dishonesty:
+        title = "失信信息信用修复告知书"
+        fact = (
+            f"    经{zh_date(facts.decided_on)}核查，你单位就许可证（编号{facts.decision_number}）"
+            f"作出的告知承诺与实际情况不符，依据{pack.pledge_dishonesty_basis}记入失信记录。"
+            f"该信息属于{facts.severity.zh}，"
+        )
+        condition = "你单位在纠正失信行为、消除不良影响后"
+    else:
+        title = "行政处罚信息信用修复告知书"
+        fact = (
+            f"    本机关于{zh_date(facts.decided_on)}对你单位作出行政处罚决定"
+            f"（{facts.decision_number}），该行政处罚信息属于{facts.severity.zh}，"
+        )
+        condition = "你单位在纠正失信行为、履行行政处罚决定后"
     lines = [
-        "行政处罚信息信用修复告知书",
+        title,
         "",
         f"{facts.enterprise_name}（统一社会信用代码：{facts.uscc}）：",
         "",
-        f"    本机关于{zh_date(facts.decided_on)}对你单位作出行政处罚决定"
-        f"（{facts.decision_number}），该行政处罚信息属于{facts.severity.zh}，"
-        f"自{zh_date(window.starts_on)}起依法向社会公示，"
+        fact + f"自{zh_date(window.starts_on)}起依法向社会公示，"
         f"最长公示期{zh_months(term.maximum_months)}，至{zh_date(window.ends_on)}届满，"
         "届满后自动停止公示。",
         f"    根据{pack.source}，你单位享有申请信用修复的权利。最短公示期"
         f"{zh_months(term.minimum_months)}届满后，即自{zh_date(window.repair_eligible_on)}起，"
-        "你单位在纠正失信行为、履行行政处罚决定后，可以申请信用修复、提前停止公示。",
+        f"{condition}，可以申请信用修复、提前停止公示。",
         "    申请时请提交以下材料：",
-        *(
-            f"    {i}. {m}；" if i < len(materials) else f"    {i}. {m}。"
-            for i, m in enumerate(materials, start=1)
-        ),
+        *_numbered(materials),
         f"    申请渠道：{'；'.join(pack.repair_channels)}。",
         f"    本机关自收到完整申请材料之日起{_zh_number(pack.repair_verification_working_days)}"
         "个工作日内完成信息核实，并将结果反馈你单位或上传信用网站。",
         "",
         f"{pack.issuing_authority}",
         f"{zh_date(window.starts_on)}",
+    ]
+    return "\n".join(lines)
+
+
+def repair_guide(pack: PublicityRulePack, facts: NoticeFacts) -> str:
+    """Rule `repair_guide`: the one-page plain-language guide (信用修复明白纸) handed out with
+    the notice: when, what to bring, where, how long, what changes, whom to ask."""
+    materials = repair_materials(pack, facts)
+    term = pack.term(facts.severity)
+    window = facts.window
+    document = "许可证编号" if facts.record_class is RecordClass.dishonesty else "处罚决定书文号"
+    days = _zh_number(pack.repair_verification_working_days)
+    lines = [
+        "信用修复明白纸",
+        "",
+        f"{facts.enterprise_name}（统一社会信用代码：{facts.uscc}）",
+        f"{document}：{facts.decision_number}",
+        "",
+        "一、什么时候可以申请",
+        f"    自{zh_date(window.repair_eligible_on)}起（最短公示期"
+        f"{zh_months(term.minimum_months)}届满后）可以申请。公示期至{zh_date(window.ends_on)}"
+        "届满，届满后自动停止公示，不用申请。",
+        "二、需要准备什么材料",
+        *_numbered(materials),
+        "三、到哪里申请",
+        *_numbered(list(pack.repair_channels)),
+        "四、多长时间办结",
+        f"    自收到完整申请材料之日起{days}个工作日内办结。",
+        "五、修复后的效果",
+        "    修复成功后停止公示，信用网站同步更新。",
+        "六、咨询电话",
+        f"    {pack.consultation_phone}",
+        "",
+        f"{pack.issuing_authority}",
     ]
     return "\n".join(lines)

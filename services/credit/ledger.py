@@ -132,7 +132,7 @@ async def refresh_standing(
             CreditStandingChangedV1(
                 uscc=uscc,
                 standing=new,
-                previous=previous,  # type: ignore[arg-type]
+                previous=previous,
                 reason=reason[:2000],
                 effective_on=on,
             ),
@@ -177,7 +177,7 @@ async def end_publicity(
         PublicityEndedV1(
             record_id=record.id,
             uscc=record.uscc,
-            record_class=record.record_class,  # type: ignore[arg-type]
+            record_class=record.record_class,
             reason=reason,
             ended_on=on,
         ),
@@ -217,7 +217,7 @@ async def restore_publicity(
         PublicityRestoredV1(
             record_id=record.id,
             uscc=record.uscc,
-            record_class=record.record_class,  # type: ignore[arg-type]
+            record_class=record.record_class,
             reason=reason[:2000],
             publicity_ends_on=record.publicity_ends_on,
         ),

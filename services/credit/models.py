@@ -32,8 +32,8 @@ _BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 class CreditRecord(Base):
-    """A credit record of an enterprise: an administrative penalty (行政处罚), a dishonesty record
-    (失信记录, e.g. a false pledge) or an incentive (守信激励), with its computed publicity window."""
+    """A credit record of an enterprise, with its computed publicity window: an administrative
+    penalty (行政处罚), a dishonesty record (失信记录, e.g. a false pledge) or an incentive."""
 
     __tablename__ = "credit_records"
     __table_args__ = (
@@ -91,7 +91,9 @@ class HistoryEntry(Base):
 
     id: Mapped[int] = mapped_column(_BIGINT_ID, primary_key=True, autoincrement=True)
     uscc: Mapped[str] = mapped_column(sa.String(18))
-    subject_type: Mapped[str] = mapped_column(sa.String(16))  # record | blacklist | redlist | repair
+    subject_type: Mapped[str] = mapped_column(
+        sa.String(16)
+    )  # record | blacklist | redlist | repair
     subject_id: Mapped[str] = mapped_column(sa.String(36))
     kind: Mapped[str] = mapped_column(sa.String(32))
     occurred_on: Mapped[date] = mapped_column(sa.Date)  # the business date it took effect

@@ -54,7 +54,8 @@ async def get_penalty(penalty: ReadablePenalty, today: TodayDep) -> PenaltyRead:
     return PenaltyRead.of(penalty, today)
 
 
-def _after(cursor: str | None) -> tuple[date, str] | None:
+def decided_cursor(cursor: str | None) -> tuple[date, str] | None:
+    """The (decided_on, id) key inside a record listing's cursor."""
     if cursor is None:
         return None
     decided_on, penalty_id = decode_cursor(cursor, 2)
@@ -91,7 +92,7 @@ async def list_penalties(
         uscc=uscc,
         name=(name or "").strip() or None,
         publicity=in_publicity,
-        after=_after(cursor),
+        after=decided_cursor(cursor),
         limit=limit + 1,
     )
     items = [PenaltyRead.of(p, today) for p in rows[:limit]]

@@ -18,9 +18,11 @@ from fastapi import FastAPI
 
 from kernel.app import ServiceRuntime
 from kernel.auth.dev import DevIssuer
+from kernel.db import unit_of_work
 from kernel.devbroker import DevBroker
 from kernel.settings import AuthSettings
 from kernel.uscc import make_uscc
+from services.credit import ledger, service
 from services.credit.config import CreditSettings
 from services.credit.dependencies import business_today
 from services.credit.main import create_app
@@ -88,6 +90,8 @@ async def api(
         kafka_bootstrap_servers=broker.bootstrap,
         auth=auth_settings,
         relay_enabled=False,
+        background_enabled=False,
+        consumers_enabled=False,
     )
     app = create_app(settings)
     async with running(app) as (client, runtime):
@@ -127,6 +131,7 @@ class TestRecordPenalty:
         assert body["rule_pack_version"] == "1"
         assert body["fine_amount"] == "50000.00"
         assert "自2026年6月11日起" in body["repair_notice"]
+        assert (body["state"], body["ended_on"], body["end_reason"]) == ("published", None, None)
 
         async with api.runtime.session_factory() as session:
             row = await session.get(CreditRecord, body["id"])
@@ -139,6 +144,10 @@ class TestRecordPenalty:
         )
         assert (row.rule_pack_id, row.rule_pack_version) == ("ndrc-2023-58", "1")
         assert row.repair_notice == body["repair_notice"]
+        assert row.repair_guide is not None
+        assert row.repair_guide.startswith("信用修复明白纸")
+        assert "罚款人民币50,000.00元的缴纳凭证" in row.repair_guide
+        assert row.source_reference is None
 
         events = await outbox_rows(api.runtime)
         assert [e.type for e in events] == ["credit.penalty.published.v1"]
@@ -446,3 +455,43 @@ class TestReadPenalties:
             r = await api.client.get("/penalties", params={"cursor": bad})
             assert r.status_code == 422, bad
             assert r.json()["code"] == "invalid_cursor"
+
+    async def test_items_show_whether_and_how_publicity_ended(self, api: Api) -> None:
+        expired = await api.record(
+            on=date(2025, 6, 3), decided_on="2025-06-01", decision_number="青应急罚〔2025〕40号"
+        )
+        repaired = await api.record(on=TODAY)
+        current = await api.record(on=TODAY, decision_number="青应急罚〔2026〕13号")
+        assert (current["state"], current["ended_on"], current["end_reason"]) == (
+            "published",
+            None,
+            None,
+        )
+        assert current["is_repaired"] is False
+        async with unit_of_work(api.runtime.session_factory) as session:
+            assert await service.expire_records(session, api.runtime.outbox, TODAY) == 0
+            row = await session.get(CreditRecord, repaired["id"])
+            assert row is not None
+            await ledger.end_publicity(
+                session,
+                api.runtime.outbox,
+                row,
+                reason="repaired",
+                on=date(2026, 6, 15),
+                actor="officer:officer-001",
+                note="信用修复通过",
+            )
+            assert await service.expire_records(session, api.runtime.outbox, date(2026, 6, 2)) == 1
+        api.travel_to(date(2026, 6, 20))
+        listed = (await api.client.get("/penalties", headers=api.officer)).json()
+        shown = {
+            p["id"]: (p["state"], p["ended_on"], p["end_reason"], p["is_repaired"])
+            for p in listed["items"]
+        }
+        assert shown == {
+            current["id"]: ("published", None, None, False),
+            repaired["id"]: ("ended", "2026-06-15", "repaired", True),
+            expired["id"]: ("ended", "2026-06-02", "expired", False),
+        }
+        public = (await api.client.get("/penalties")).json()
+        assert [p["id"] for p in public["items"]] == [current["id"]]

@@ -1,4 +1,5 @@
-"""Credit rules: the publicity rule pack, period arithmetic, readership, the repair notice."""
+"""Credit rules: the publicity rule pack, record classes, period arithmetic, readership, the repair
+notice and the repair guide."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from kernel.uscc import make_uscc
 from kernel.workdays import CalendarYearUnknown, WorkingDayCalendar
 from services.credit.domain import (
+    INCENTIVE_SEVERITY,
     NDRC_ORDER_58,
     PUBLIC_READERSHIP,
     RULE_PACKS,
@@ -24,15 +26,19 @@ from services.credit.domain import (
     PublicityTerm,
     PublicityWindow,
     Readership,
+    RecordClass,
     Severity,
     add_months,
     check_penalty_content,
+    incentive_window,
     is_decision_number,
     is_in_publicity,
     is_published_late,
     normalise_decision_number,
     publication_deadline,
     publicity_window,
+    repair_guide,
+    repair_materials,
     repair_notice,
     rule_pack_in_force,
     zh_date,
@@ -313,16 +319,20 @@ def facts(
     severity: Severity = Severity.general,
     fine: Decimal | None = Decimal("50000.00"),
     published_on: date = date(2026, 3, 12),
+    record_class: RecordClass = RecordClass.penalty,
 ) -> NoticeFacts:
     decided_on = date(2026, 3, 10)
     return NoticeFacts(
         enterprise_name="青岛海湾化工有限公司",
         uscc=USCC,
-        decision_number="青应急罚〔2026〕12号",
+        decision_number="青应急罚〔2026〕12号"
+        if record_class is RecordClass.penalty
+        else "QDWH-2026-0042",
         decided_on=decided_on,
         severity=severity,
         fine_amount=fine,
         window=window(severity, decided_on, published_on),
+        record_class=record_class,
     )
 
 
@@ -369,6 +379,173 @@ class TestRepairNotice:
         )
         text = repair_notice(stricter, facts())
         assert "最短公示期一年届满后" in text
+
+
+class TestRecordClasses:
+    def test_pack_terms_per_class(self) -> None:
+        # Dishonesty is published on the penalty terms of its severity; incentives 36 months.
+        assert PACK.incentive_months == 36
+        assert "国办发〔2020〕42号" in PACK.pledge_dishonesty_basis
+        assert "告知承诺制" in PACK.pledge_dishonesty_basis
+        assert PACK.consultation_phone == "12345政务服务便民热线"
+
+    def test_only_adverse_records_are_repairable(self) -> None:
+        assert RecordClass.penalty.is_repairable
+        assert RecordClass.dishonesty.is_repairable
+        assert not RecordClass.incentive.is_repairable
+        assert INCENTIVE_SEVERITY not in {s.value for s in Severity}
+
+    @pytest.mark.parametrize(
+        ("decided_on", "ends_on"),
+        [
+            (date(2026, 3, 10), date(2029, 3, 10)),
+            (date(2024, 2, 29), date(2027, 2, 28)),  # no 29 February in 2027
+            (date(2026, 1, 31), date(2029, 1, 31)),
+            (date(2025, 8, 31), date(2028, 8, 31)),
+        ],
+    )
+    def test_incentive_is_public_36_months_from_its_decision(
+        self, decided_on: date, ends_on: date
+    ) -> None:
+        w = incentive_window(PACK, decided_on, decided_on + timedelta(days=2))
+        assert (w.starts_on, w.ends_on) == (decided_on + timedelta(days=2), ends_on)
+        assert incentive_window(PACK, decided_on, ends_on).ends_on == ends_on
+
+    def test_incentive_refused_in_the_future_or_after_its_period(self) -> None:
+        with pytest.raises(PenaltyRuleViolated) as future:
+            incentive_window(PACK, date(2026, 3, 11), date(2026, 3, 10))
+        assert future.value.code == "decision_in_future"
+        with pytest.raises(PenaltyRuleViolated) as elapsed:
+            incentive_window(PACK, date(2023, 3, 10), date(2026, 3, 11))
+        assert elapsed.value.code == "publicity_period_elapsed"
+
+    def test_an_elapsed_decision_can_be_kept_as_an_empty_window(self) -> None:
+        w = publicity_window(
+            PACK,
+            Severity.general,
+            date(2025, 1, 10),
+            date(2026, 3, 12),
+            PlainWeekdays(),
+            elapsed_ok=True,
+        )
+        assert w.has_elapsed
+        assert w.ends_on == date(2026, 1, 10)
+        assert not w.contains(date(2026, 1, 10))
+        assert not w.contains(date(2026, 3, 12))
+        assert not window(Severity.general, date(2026, 3, 10)).has_elapsed
+
+    def test_without_a_calendar_there_is_no_publication_deadline(self) -> None:
+        w = publicity_window(PACK, Severity.general, date(2026, 3, 10), date(2026, 3, 12), None)
+        assert w.publish_by is None
+        assert w.ends_on == date(2027, 3, 10)
+
+    def test_incentives_have_no_notice_guide_or_materials(self) -> None:
+        incentive = dataclasses.replace(facts(), record_class=RecordClass.incentive)
+        for document in (repair_notice, repair_guide, repair_materials):
+            with pytest.raises(ValueError, match="no credit repair"):
+                document(PACK, incentive)
+
+
+class TestPenaltyNoticeUnchanged:
+    def test_penalty_notice_is_word_for_word_the_one_pack_version_1_served(self) -> None:
+        # Pack version 1 is kept because adding record classes changed no penalty's text.
+        expected = (
+            "行政处罚信息信用修复告知书\n\n"
+            f"青岛海湾化工有限公司（统一社会信用代码：{USCC}）：\n\n"
+            "    本机关于2026年3月10日对你单位作出行政处罚决定（青应急罚〔2026〕12号），"
+            "该行政处罚信息属于一般失信行为，自2026年3月12日起依法向社会公示，最长公示期一年，"
+            "至2027年3月10日届满，届满后自动停止公示。\n"
+            "    根据《失信行为纠正后的信用信息修复管理办法（试行）》（国家发展和改革委员会令"
+            "2023年第58号，自2023年5月1日起施行），你单位享有申请信用修复的权利。最短公示期"
+            "三个月届满后，即自2026年6月11日起，你单位在纠正失信行为、履行行政处罚决定后，"
+            "可以申请信用修复、提前停止公示。\n"
+            "    申请时请提交以下材料：\n"
+            "    1. 整改完成证明（已纠正失信行为、消除不良影响的证明材料）；\n"
+            "    2. 信用承诺书；\n"
+            "    3. 履行行政处罚决定的证明（罚款人民币50,000.00元的缴纳凭证）。\n"
+            "    申请渠道：“信用中国（山东青岛）”网站在线申请；青岛市应急管理局政务服务窗口"
+            "现场申请。\n"
+            "    本机关自收到完整申请材料之日起三个工作日内完成信息核实，并将结果反馈你单位或"
+            "上传信用网站。\n\n"
+            "青岛市应急管理局\n"
+            "2026年3月12日"
+        )
+        assert repair_notice(PACK, facts()) == expected
+        assert PACK.version == "1"
+
+
+class TestDishonestyNotice:
+    def test_names_the_false_pledge_and_its_basis(self) -> None:
+        text = repair_notice(PACK, facts(fine=None, record_class=RecordClass.dishonesty))
+        assert text.startswith("失信信息信用修复告知书\n")
+        assert "许可证（编号QDWH-2026-0042）作出的告知承诺与实际情况不符" in text
+        assert "国办发〔2020〕42号" in text
+        assert "属于一般失信行为" in text
+        assert "最短公示期三个月届满后，即自2026年6月11日起" in text
+        assert "纠正失信行为、消除不良影响后" in text
+        assert "1. 整改完成证明（已纠正失信行为、消除不良影响的证明材料）；" in text
+        assert "2. 信用承诺书。" in text
+        assert "行政处罚" not in text
+
+    def test_serious_dishonesty_has_the_serious_terms(self) -> None:
+        text = repair_notice(
+            PACK, facts(Severity.serious, fine=None, record_class=RecordClass.dishonesty)
+        )
+        assert "最长公示期三年，至2029年3月10日届满" in text
+
+
+class TestRepairGuide:
+    def test_penalty_guide_answers_the_six_questions(self) -> None:
+        text = repair_guide(PACK, facts())
+        lines = text.split("\n")
+        assert lines[0] == "信用修复明白纸"
+        assert f"青岛海湾化工有限公司（统一社会信用代码：{USCC}）" in lines
+        assert "处罚决定书文号：青应急罚〔2026〕12号" in lines
+        headings = [
+            line for line in lines if line[:2] in {"一、", "二、", "三、", "四、", "五、", "六、"}
+        ]
+        assert headings == [
+            "一、什么时候可以申请",
+            "二、需要准备什么材料",
+            "三、到哪里申请",
+            "四、多长时间办结",
+            "五、修复后的效果",
+            "六、咨询电话",
+        ]
+        assert "    自2026年6月11日起（最短公示期三个月届满后）可以申请。" in text
+        assert "公示期至2027年3月10日届满，届满后自动停止公示" in text
+        assert "    3. 履行行政处罚决定的证明（罚款人民币50,000.00元的缴纳凭证）。" in lines
+        assert "    1. “信用中国（山东青岛）”网站在线申请；" in lines
+        assert "    2. 青岛市应急管理局政务服务窗口现场申请。" in lines
+        assert "    自收到完整申请材料之日起三个工作日内办结。" in lines
+        assert "    修复成功后停止公示，信用网站同步更新。" in lines
+        assert lines[lines.index("六、咨询电话") + 1] == "    12345政务服务便民热线"
+        assert lines[-1] == "青岛市应急管理局"
+
+    def test_serious_penalty_guide_dates(self) -> None:
+        text = repair_guide(PACK, facts(Severity.serious))
+        assert "自2027年3月11日起（最短公示期一年届满后）可以申请" in text
+        assert "公示期至2029年3月10日届满" in text
+
+    @pytest.mark.parametrize("fine", [None, Decimal(0)])
+    def test_without_a_fine_no_receipt_is_asked_for(self, fine: Decimal | None) -> None:
+        text = repair_guide(PACK, facts(fine=fine))
+        assert "    3. 履行行政处罚决定的证明。" in text.split("\n")
+        assert "罚款" not in text
+
+    def test_dishonesty_guide_names_the_licence_and_its_materials(self) -> None:
+        text = repair_guide(PACK, facts(fine=None, record_class=RecordClass.dishonesty))
+        assert "许可证编号：QDWH-2026-0042" in text
+        assert "    2. 信用承诺书。" in text.split("\n")
+        assert "履行行政处罚决定" not in text
+
+    def test_follows_the_pack(self) -> None:
+        other = dataclasses.replace(
+            PACK, consultation_phone="0532-00000000", repair_verification_working_days=5
+        )
+        text = repair_guide(other, facts())
+        assert "    0532-00000000" in text
+        assert "五个工作日内办结" in text
 
 
 class TestChineseWriting:
