@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import date
 
 from fastapi import FastAPI
 
-from kernel.app import ServiceRuntime, create_service_app
+from kernel.app import BackgroundJob, ServiceRuntime, create_service_app
 from kernel.db import unit_of_work
 from kernel.workdays import WorkingDayCalendar, shanghai_today
 from services.credit import (
@@ -26,24 +28,32 @@ from services.credit.router import router
 log = logging.getLogger("credit")
 
 
-async def daily_pass_loop(runtime: ServiceRuntime) -> None:
+def daily_pass_loop(today: Callable[[], date]) -> BackgroundJob:
     """End expired publicity and list terms and freeze the day's export (at start, then
     periodically; each pass is idempotent for its business date)."""
-    settings = runtime.settings
-    assert isinstance(settings, CreditSettings)
-    while True:
-        try:
-            async with unit_of_work(runtime.session_factory, runtime.hooks) as session:
-                done = await service.daily_pass(session, runtime.outbox, shanghai_today())
-            if any(done.values()):
-                log.info("daily pass: %s", done)
-        except Exception as exc:
-            # The next pass retries: every step is idempotent for its business date.
-            log.warning("daily pass failed: %s", exc)
-        await asyncio.sleep(settings.daily_pass_seconds)
+
+    async def daily_pass(runtime: ServiceRuntime) -> None:
+        settings = runtime.settings
+        assert isinstance(settings, CreditSettings)
+        while True:
+            try:
+                async with unit_of_work(runtime.session_factory, runtime.hooks) as session:
+                    done = await service.daily_pass(session, runtime.outbox, today())
+                if any(done.values()):
+                    log.info("daily pass: %s", done)
+            except Exception as exc:
+                # The next pass retries: every step is idempotent for its business date.
+                log.warning("daily pass failed: %s", exc)
+            await asyncio.sleep(settings.daily_pass_seconds)
+
+    return daily_pass
 
 
-def create_app(settings: CreditSettings | None = None) -> FastAPI:
+def create_app(
+    settings: CreditSettings | None = None, *, today: Callable[[], date] = shanghai_today
+) -> FastAPI:
+    """The app; `today` is the business-date clock of the consumers and the daily pass
+    (requests read theirs from the `business_today` dependency)."""
     settings = settings or get_settings()
     # The runtime builds the same calendar; the handlers need theirs before it exists.
     calendar = (
@@ -61,8 +71,8 @@ def create_app(settings: CreditSettings | None = None) -> FastAPI:
             repair_router.router,
             public_router.router,
         ],
-        handlers=make_handlers(calendar),
-        background=[daily_pass_loop, website.website_delivery_loop],
+        handlers=make_handlers(calendar, today),
+        background=[daily_pass_loop(today), website.website_delivery_loop],
         title="Credit service",
         description="Red and black lists, penalty publicity with computed windows and repair "
         "notices (告知书, 明白纸), credit repair within 3 working days, the public change feed "

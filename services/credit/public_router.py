@@ -62,6 +62,19 @@ def is_public_change(event: EventEnvelope) -> bool:
     return True
 
 
+# Fields of public event types that are the bureau's and the enterprise's, not the public's:
+# a revocation's reason names the fraud found; a repair's clock is internal workflow.
+PRIVATE_EVENT_FIELDS: Final[dict[str, frozenset[str]]] = {
+    RepairRevokedV1.TYPE: frozenset({"reason"}),
+}
+
+
+def public_data(event: EventEnvelope) -> dict[str, object]:
+    """Rule `public_change`: the event's data without its private fields."""
+    private = PRIVATE_EVENT_FIELDS.get(event.type, frozenset())
+    return {k: v for k, v in event.data.items() if k not in private}
+
+
 @router.get(
     "/standing/{uscc}",
     response_model=StandingRead,
@@ -106,7 +119,9 @@ async def get_standing(
 )
 async def list_changes(
     runtime: RuntimeDep,
-    after: Annotated[int, Query(ge=0, description="Changes with sequence > after")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="Changes with sequence > after")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500, description="Events scanned per page")] = 100,
 ) -> ChangesPage:
     page = await read_events(runtime.session_factory, runtime.tables, runtime.source, after, limit)
@@ -116,7 +131,7 @@ async def list_changes(
             type=event.type,
             time=event.time,
             uscc=event.subject,
-            data=event.data,
+            data=public_data(event),
         )
         for event in page.events
         if is_public_change(event)

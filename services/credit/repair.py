@@ -70,6 +70,12 @@ REPAIRS_OVERDUE = Gauge(
 
 Target = CreditRecord | BlacklistEntry
 
+# What the public reads on a target's history and in the standing event when a repair ends or
+# a revocation restores it; the officer's or leader's own words stay private.
+PUBLIC_NOTE_REPAIRED_RECORD: Final = "信用修复申请经核实通过，停止公示。"
+PUBLIC_NOTE_REPAIRED_LISTING: Final = "信用修复申请经核实通过，提前移出严重失信主体名单。"
+PUBLIC_NOTE_REVOKED: Final = "信用修复决定依法撤销，恢复原状态。"
+
 
 def _rule_error(exc: RepairRuleViolated) -> RuleViolated:
     if exc.eligible_on is None:
@@ -328,6 +334,9 @@ async def decide_repair(
     # again: the approval is recorded, the earlier end stands.
     target_closed = approved and not is_target_open(target_facts(kind, target), today)
     if approved and not target_closed:
+        # The officer's reason is the enterprise's and the bureau's (RepairRead): the public
+        # step and the standing event say only what happened; the reason stays in `detail`.
+        private = {**detail, "reason": data.reason} if data.reason else detail
         if isinstance(target, CreditRecord):
             await ledger.end_publicity(
                 session,
@@ -336,8 +345,8 @@ async def decide_repair(
                 reason="repaired",
                 on=today,
                 actor=officer.key,
-                note=reason,
-                detail=detail,
+                note=PUBLIC_NOTE_REPAIRED_RECORD,
+                detail=private,
             )
         else:
             await ledger.remove_from_blacklist(
@@ -347,8 +356,8 @@ async def decide_repair(
                 reason="repaired",
                 on=today,
                 actor=officer.key,
-                note=reason,
-                detail=detail,
+                note=PUBLIC_NOTE_REPAIRED_LISTING,
+                detail=private,
             )
     else:
         await ledger.append_history(
@@ -436,19 +445,33 @@ async def revoke_repair(
     application.revoked_by = leader.key
     application.revocation_reason = data.reason
     application.version += 1
-    detail = {"application_id": application.id}
+    # The leader's reason (the fraud found) is not published: the restored target's public
+    # step and its events carry a fixed note, the reason stays in the private `detail`.
+    detail = {"application_id": application.id, "reason": data.reason}
     note = f"credit repair revoked: {data.reason}"
     restored = False
     if isinstance(target, CreditRecord):
         if target.state == "ended" and target.end_reason == "repaired":
             await ledger.restore_publicity(
-                session, outbox, target, on=today, actor=leader.key, reason=note, detail=detail
+                session,
+                outbox,
+                target,
+                on=today,
+                actor=leader.key,
+                reason=PUBLIC_NOTE_REVOKED,
+                detail=detail,
             )
             restored = True
     elif target.state == "removed" and target.removal_reason == "repaired":
         try:
             await ledger.restore_blacklist(
-                session, outbox, target, on=today, actor=leader.key, reason=note, detail=detail
+                session,
+                outbox,
+                target,
+                on=today,
+                actor=leader.key,
+                reason=PUBLIC_NOTE_REVOKED,
+                detail=detail,
             )
         except IntegrityError as exc:
             raise Conflict(

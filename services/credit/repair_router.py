@@ -63,9 +63,14 @@ def _after(cursor: str | None) -> tuple[datetime, str] | None:
         return None
     at, last_id = decode_cursor(cursor, 2)
     try:
-        return datetime.fromisoformat(str(at)), str(last_id)
+        instant = datetime.fromisoformat(str(at))
     except ValueError as exc:
         raise InvalidCursor("cursor is malformed", field="cursor") from exc
+    # encode_cursor writes aware UTC instants; a naive one would be refused by the column
+    # type at bind time (a 500), so it is a malformed cursor.
+    if instant.tzinfo is None:
+        raise InvalidCursor("cursor is malformed", field="cursor")
+    return instant, str(last_id)
 
 
 # --- repairs -------------------------------------------------------------------------------

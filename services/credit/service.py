@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.auth import Principal
@@ -453,6 +454,14 @@ async def reverse_record(
     expected_version: int | None = None,
 ) -> CreditRecord:
     """End a record's publicity because its decision was revoked (复议或诉讼撤销)."""
+    # Locked and re-read: a concurrent reversal, repair approval or expiry pass may have ended
+    # it since the request loaded it; the state is checked on the committed row.
+    await session.scalar(
+        sa.select(CreditRecord)
+        .where(CreditRecord.id == record.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     check_version(record.version, expected_version)
     if record.state != "published":
         raise Conflict(

@@ -29,6 +29,7 @@ import httpx
 import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from kernel.app import ServiceRuntime
 from kernel.db import CommitHooks, SessionFactory, unit_of_work, utcnow
@@ -77,11 +78,28 @@ class _Outcome:
 async def _claim(
     factory: SessionFactory, hooks: CommitHooks | None, now: datetime, lease: timedelta
 ) -> list[_Claimed]:
+    # Results about one application reach the website in the order they were decided: a
+    # revocation waits while the approval it undoes is still undelivered (in backoff, or
+    # failed and waiting for an operator), or the website would end on "approved".
+    earlier = aliased(WebsiteDelivery)
+    undelivered_before = (
+        sa.select(earlier.id)
+        .where(
+            earlier.subject_id == WebsiteDelivery.subject_id,
+            earlier.state != "delivered",
+            earlier.created_at < WebsiteDelivery.created_at,
+        )
+        .exists()
+    )
     async with unit_of_work(factory, hooks) as session:
         rows = (
             await session.scalars(
                 sa.select(WebsiteDelivery)
-                .where(WebsiteDelivery.state == "pending", WebsiteDelivery.next_attempt_at <= now)
+                .where(
+                    WebsiteDelivery.state == "pending",
+                    WebsiteDelivery.next_attempt_at <= now,
+                    ~undelivered_before,
+                )
                 .order_by(WebsiteDelivery.next_attempt_at, WebsiteDelivery.id)
                 .limit(CLAIM_BATCH)
                 .with_for_update(skip_locked=True)

@@ -236,6 +236,28 @@ class TestDelivery:
         assert done["state"] == "delivered"
         assert [a["status_code"] for a in done["attempt_log"]] == [400, 200]
 
+    async def test_a_revocation_waits_for_the_approval_it_undoes(self, world: World) -> None:
+        approval_id = await approved_repair(world)
+        world.receiver.script = [503]  # the approval goes into backoff
+        t0 = later(1)
+        assert await world.deliver(t0) == 1
+        (repair,) = (
+            await world.client.get("/repairs", headers=bearer(world.issuer, "leader", "l-1"))
+        ).json()["items"]
+        revoked = await world.client.post(
+            f"/repairs/{repair['id']}/revocation",
+            json={"reason": "整改证明系伪造"},
+            headers=bearer(world.issuer, "leader", "l-1"),
+        )
+        assert revoked.status_code == 200, revoked.text
+        # The revocation is due now, the approval only in 30 s: nothing may overtake it.
+        assert await world.deliver(t0 + timedelta(seconds=5)) == 0
+        assert await world.deliver(t0 + timedelta(seconds=31)) == 1
+        assert await world.deliver(t0 + timedelta(seconds=32)) == 1
+        kinds = [body["kind"] for _, body in world.receiver.requests]
+        assert kinds == ["repair_approved", "repair_approved", "repair_revoked"]
+        assert (await world.delivery(approval_id))["state"] == "delivered"
+
     async def test_unset_url_leaves_deliveries_pending(self, world: World) -> None:
         (delivery_id,) = await world.queue()
         assert await world.deliver(later(1), website_url=None) == 0
