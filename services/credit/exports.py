@@ -1,7 +1,8 @@
 """The daily export of the public lists for other departments (数据共享), frozen once made.
 
 One export per business date: every record in publicity, every black-list and red-list entry
-listed on that date, with only the fields the public sees. JSON for machines, CSV for people
+listed on that date: the fields the public sees, plus the listing facts and nomination grounds
+that the departments acting on the lists need. JSON for machines, CSV for people
 (UTF-8 with a BOM, which Excel needs to read Chinese); the sha256 of each body is kept with it
 so a department can prove what it received.
 """

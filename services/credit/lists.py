@@ -693,6 +693,8 @@ async def check_redlist(
                 CreditRecord.uscc == uscc,
                 CreditRecord.record_class == "penalty",
                 CreditRecord.decided_on <= today,
+                # A decision revoked by reconsideration or a court is not a penalty received.
+                CreditRecord.end_reason.is_distinct_from("reversed"),
             )
         )
     ).all()

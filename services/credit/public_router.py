@@ -85,16 +85,28 @@ async def get_standing(
     session: SessionDep,
     today: TodayDep,
 ) -> StandingRead:
-    standing = await ledger.current_standing(session, uscc)
+    # Listed today: past its last day an entry is off the list even before the daily pass
+    # marks it removed, as on GET /blacklist and /redlist.
     blacklisted = await session.scalar(
         sa.select(BlacklistEntry)
-        .where(BlacklistEntry.uscc == uscc, BlacklistEntry.state == "listed")
+        .where(
+            BlacklistEntry.uscc == uscc,
+            BlacklistEntry.state == "listed",
+            BlacklistEntry.listed_until >= today,
+        )
         .limit(1)
     )
     redlisted = await session.scalar(
         sa.select(RedlistEntry)
-        .where(RedlistEntry.uscc == uscc, RedlistEntry.state == "listed")
+        .where(
+            RedlistEntry.uscc == uscc,
+            RedlistEntry.state == "listed",
+            RedlistEntry.listed_until >= today,
+        )
         .limit(1)
+    )
+    standing: ledger.StandingName = (
+        "blacklisted" if blacklisted else "redlisted" if redlisted else "normal"
     )
     repo = RecordRepository(session)
     return StandingRead(

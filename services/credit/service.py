@@ -463,6 +463,25 @@ async def reverse_record(
         .execution_options(populate_existing=True)
     )
     check_version(record.version, expected_version)
+    if record.state == "ended" and record.end_reason == "expired":
+        # Out of publicity already, but a black listing built on it may still run: the
+        # reversal is recorded and lifts what rested on the decision.
+        record.end_reason = "reversed"
+        record.version += 1
+        await ledger.append_history(
+            session,
+            uscc=record.uscc,
+            subject_type="record",
+            subject_id=record.id,
+            kind="reversed",
+            on=today,
+            actor=leader.key,
+            public=True,
+            note=f"原决定已被撤销（{data.document_number}）。",
+            detail={"reason": data.reason, "revoking_document": data.document_number},
+        )
+        await lists.after_record_reversed(session, outbox, record, on=today, actor=leader.key)
+        return record
     if record.state != "published":
         raise Conflict(
             f"record {record.id} is not in publicity (ended: {record.end_reason})",

@@ -502,6 +502,23 @@ class TestRedlist:
         assert check["eligible"] is True
         assert await rows(api.runtime, RedlistEntry) == []
 
+    async def test_a_reversed_penalty_does_not_count(self, api: Api) -> None:
+        record_id = await api.penalty(on=date(2026, 3, 10))
+        api.travel_to(date(2026, 3, 12))
+        await api.ok(
+            "POST",
+            f"/records/{record_id}/reversal",
+            api.leader,
+            json={"reason": "法院判决撤销原处罚决定", "document_number": "（2026）鲁0202行初12号"},
+        )
+        check = await api.ok(
+            "GET",
+            f"/redlist/check/{USCC_A}?standardisation_level=2&accident_free_attested=true",
+            api.officer,
+        )
+        assert [c["code"] for c in check["criteria"] if not c["passed"]] == []
+        assert check["eligible"] is True
+
     async def test_open_black_case_blocks_a_nomination(self, api: Api) -> None:
         await api.propose(on=date(2026, 3, 12))
         r = await api.client.post("/redlist", json=nomination(), headers=api.officer)

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 
 from kernel.app import ServiceRuntime
 from kernel.auth.dev import DevIssuer
-from kernel.contracts.credit import RepairDecidedV1
+from kernel.contracts.credit import RepairDecidedV1, RepairRevokedV1
 from kernel.db import unit_of_work, utcnow
 from kernel.devbroker import DevBroker
 from kernel.events import EventContract
@@ -205,6 +205,20 @@ class TestStanding:
         later = (await api.client.get(f"/standing/{USCC_A}")).json()
         assert (later["penalties_in_publicity"], later["as_of"]) == (0, "2027-03-11")
 
+    async def test_off_the_lists_the_day_after_the_term_before_the_daily_pass(
+        self, api: Api
+    ) -> None:
+        await list_entries(api, USCC_A)
+        api.travel_to(date(2029, 2, 1))  # the black term's last day
+        assert (await api.client.get(f"/standing/{USCC_A}")).json()["standing"] == "blacklisted"
+        api.travel_to(date(2029, 2, 2))
+        body = (await api.client.get(f"/standing/{USCC_A}")).json()
+        assert (body["standing"], body["blacklist"]) == ("normal", None)
+        assert (await api.client.get("/blacklist")).json()["items"] == []
+        api.travel_to(date(2028, 2, 2))  # the red term ended on 2028-02-01
+        red = (await api.client.get(f"/standing/{USCC_C}")).json()
+        assert (red["standing"], red["redlist"]) == ("normal", None)
+
     async def test_a_malformed_uscc_is_422(self, api: Api) -> None:
         bad = USCC_A[:-1] + ("0" if USCC_A[-1] != "0" else "1")
         for value in (bad, "91370200XXXX"):
@@ -284,6 +298,39 @@ class TestChanges:
         assert gone.headers["content-type"] == "application/problem+json"
         assert gone.json()["code"] == "replay_retention_exceeded"
         assert (await page(2, 10))["next_after"] == 5
+
+    async def test_a_revocation_reason_stays_out_of_the_feed(self, relayed: Api) -> None:
+        api = relayed
+        async with unit_of_work(api.runtime.session_factory, api.runtime.hooks) as session:
+            await api.runtime.outbox.emit(
+                session,
+                USCC_A,
+                RepairRevokedV1(
+                    application_id=str(uuid.uuid4()),
+                    uscc=USCC_A,
+                    target_kind="record",
+                    target_id=str(uuid.uuid4()),
+                    reason="整改报告系伪造，经举报人王某（13912345678）提供线索查实",
+                    revoked_on=TODAY,
+                ),
+            )
+
+        async def fed() -> list[dict[str, Any]]:
+            r = await api.client.get("/changes")
+            assert r.status_code == 200, r.text
+            items: list[dict[str, Any]] = r.json()["items"]
+            return items
+
+        (item,) = await eventually(fed)
+        assert item["type"] == "credit.repair.revoked.v1"
+        assert "reason" not in item["data"]
+        assert item["data"]["revoked_on"] == "2026-03-12"
+
+    async def test_a_sequence_beyond_64_bits_is_422(self, api: Api) -> None:
+        r = await api.client.get("/changes", params={"after": 2**64})
+        assert r.status_code == 422
+        assert r.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in r.json()["errors"]] == ["after"]
 
 
 class TestDailyExport:

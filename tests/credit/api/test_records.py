@@ -16,17 +16,20 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from kernel.app import ServiceRuntime
+from kernel.auth import Principal, Role
 from kernel.auth.dev import DevIssuer
 from kernel.contracts.permits import PledgeBreachedV1
-from kernel.db import unit_of_work
+from kernel.db import unit_of_work, utcnow
 from kernel.devbroker import DevBroker
+from kernel.errors import Conflict
 from kernel.settings import AuthSettings
 from kernel.uscc import make_uscc
 from services.credit import ledger, service
 from services.credit.config import CreditSettings
 from services.credit.dependencies import business_today
 from services.credit.main import create_app
-from services.credit.models import CreditRecord
+from services.credit.models import BlacklistEntry, CreditRecord, Standing
+from services.credit.schemas import ReversalCreate
 from tests.support import bearer, running
 
 USCC_A = make_uscc(601)
@@ -392,6 +395,60 @@ class TestReversal:
         )
         assert (twice.status_code, twice.json()["code"]) == (409, "record_not_published")
 
+    async def test_an_expired_record_can_be_reversed_and_lifts_its_black_listing(
+        self, api: Api
+    ) -> None:
+        """A listing outlives the publicity of the decision it rests on; a later reversal of
+        that decision still lifts it."""
+        created = await api.penalty()
+        async with api.runtime.session_factory() as session:
+            session.add(
+                BlacklistEntry(
+                    id="0c9d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
+                    uscc=USCC_A,
+                    enterprise_name="青岛海湾化工有限公司",
+                    criterion="penalty_evaded",
+                    facts="有能力履行而拒不履行罚款决定",
+                    basis_record_ids=[created["id"]],
+                    state="listed",
+                    active_key=USCC_A,
+                    proposed_on=date(2026, 3, 12),
+                    proposed_by="officer:o-1",
+                    decided_on=date(2026, 4, 1),
+                    listed_until=date(2029, 4, 1),
+                    early_removal_on=date(2027, 4, 2),
+                    rule_pack_id="mem-2023-11",
+                    rule_pack_version="1",
+                    created_at=utcnow(),
+                    version=1,
+                )
+            )
+            session.add(
+                Standing(
+                    uscc=USCC_A, standing="blacklisted", since=date(2026, 4, 1), updated_at=utcnow()
+                )
+            )
+            await session.commit()
+        assert await api.expire(date(2027, 3, 11)) == 1
+        before = len(await api.events())
+        api.travel_to(date(2027, 5, 6))
+        r = await api.client.post(
+            f"/records/{created['id']}/reversal",
+            json={"reason": "法院判决撤销原处罚决定", "document_number": "（2027）鲁0202行初3号"},
+            headers=api.as_("leader", "lead-1"),
+        )
+        assert r.status_code == 200, r.text
+        assert (r.json()["state"], r.json()["end_reason"]) == ("ended", "reversed")
+        events = (await api.events())[before:]
+        # No second end of publicity; the black listing is lifted and announced.
+        assert [(e.type, e.data.get("standing")) for e in events] == [
+            ("credit.standing.changed.v1", "normal")
+        ]
+        async with api.runtime.session_factory() as session:
+            entry = await session.get(BlacklistEntry, "0c9d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+            assert entry is not None
+            assert (entry.state, entry.removal_reason) == ("removed", "reversed")
+
     @pytest.mark.parametrize("role", ["officer", "admin", "enterprise"])
     async def test_only_a_leader(self, api: Api, role: str) -> None:
         created = await api.penalty()
@@ -412,6 +469,37 @@ class TestReversal:
         )
         assert r.status_code == 412
         assert (await api.record_row(created["id"])).state == "published"
+
+    async def test_a_record_ended_meanwhile_is_not_ended_again(self, api: Api) -> None:
+        """The request loaded the record before a concurrent repair approval committed: the
+        reversal re-reads it under lock and refuses, instead of ending it twice."""
+        created = await api.penalty()
+        leader = Principal(role=Role.leader, subject="lead-1")
+        body = ReversalCreate(reason="法院判决撤销", document_number="（2026）鲁0202行初12号")
+        async with unit_of_work(api.runtime.session_factory) as session:
+            loaded = await session.get(CreditRecord, created["id"])
+            assert loaded is not None
+            assert loaded.state == "published"
+            async with unit_of_work(api.runtime.session_factory) as other:
+                row = await other.get(CreditRecord, created["id"])
+                assert row is not None
+                await ledger.end_publicity(
+                    other,
+                    api.runtime.outbox,
+                    row,
+                    reason="repaired",
+                    on=TODAY,
+                    actor="officer:o1",
+                    note="信用修复申请经核实通过，停止公示。",
+                )
+            with pytest.raises(Conflict):
+                await service.reverse_record(
+                    session, api.runtime.outbox, loaded, leader, body, TODAY
+                )
+        row = await api.record_row(created["id"])
+        assert (row.state, row.end_reason, row.version) == ("ended", "repaired", 2)
+        ended = [e for e in await api.events() if e.type == "credit.publicity.ended.v1"]
+        assert len(ended) == 1
 
 
 class TestExpiryPass:

@@ -19,6 +19,7 @@ from kernel.app import ServiceRuntime
 from kernel.auth.dev import DevIssuer
 from kernel.db import unit_of_work, utcnow
 from kernel.devbroker import DevBroker
+from kernel.pagination import encode_cursor
 from kernel.settings import AuthSettings
 from kernel.uscc import make_uscc
 from services.credit import repair
@@ -144,7 +145,7 @@ class Api:
                     id=entry_id,
                     uscc=uscc,
                     enterprise_name="青岛海湾化工有限公司",
-                    criterion="serious_penalty",
+                    criterion="major_accident",
                     facts="一年内两次因重大事故隐患受到行政处罚",
                     basis_record_ids=[],
                     state="listed",
@@ -526,3 +527,63 @@ class TestRead:
         page2 = await api.client.get(f"/repairs?limit=1&cursor={cursor}", headers=api.officer)
         assert [i["id"] for i in page2.json()["items"]] == [first]
         assert page2.json()["next_cursor"] is None
+
+    async def test_a_cursor_with_a_naive_instant_is_422_not_500(self, api: Api) -> None:
+        cursor = encode_cursor("2026-06-11T08:00:00", "x")
+        r = await api.client.get("/repairs", params={"cursor": cursor}, headers=api.officer)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["field"] == "cursor"
+
+
+class TestPrivateReasons:
+    """The officer's and the leader's own words are the enterprise's and the bureau's: the
+    public history of the target and the standing event carry a fixed note."""
+
+    SECRET = "经电话核实，联系人王安全（13912345678）承认整改报告系代写"
+
+    async def public_notes(self, api: Api, path: str) -> list[str]:
+        r = await api.client.get(path)
+        assert r.status_code == 200, r.text
+        return [h["note"] for h in r.json()["history"]]
+
+    async def test_approval_reason_is_not_published(self, api: Api) -> None:
+        record_id = await api.penalty()
+        repair_id = await api.applied(record_id)
+        assert (await api.decide(repair_id, reason=self.SECRET)).status_code == 200
+        # Public again after a revocation, the record shows its "repaired" step to everyone.
+        assert (await api.revoke(repair_id, api.leader)).status_code == 200
+        notes = await self.public_notes(api, f"/records/{record_id}")
+        assert len(notes) == 3
+        assert not any(self.SECRET in n for n in notes)
+        own = await api.client.get(f"/records/{record_id}", headers=api.enterprise())
+        assert self.SECRET in [(h["detail"] or {}).get("reason") for h in own.json()["history"]]
+        # A black-list entry removed by a repair is public, with its history.
+        entry_id = await api.listing(USCC_B)
+        listing_repair = await api.applied(entry_id, uscc=USCC_B, kind="blacklist")
+        assert (await api.decide(listing_repair, reason=self.SECRET)).status_code == 200
+        notes_b = await self.public_notes(api, f"/blacklist/{entry_id}")
+        assert notes_b
+        assert not any(self.SECRET in n for n in notes_b)
+        standing = await events(api.runtime, "credit.standing.changed.v1")
+        assert standing
+        assert not any(self.SECRET in e["reason"] for e in standing)
+
+    async def test_revocation_reason_is_not_published(self, api: Api) -> None:
+        record_id = await api.penalty()
+        repair_id = await api.applied(record_id)
+        await api.decide(repair_id)
+        r = await api.client.post(
+            f"/repairs/{repair_id}/revocation", json={"reason": self.SECRET}, headers=api.leader
+        )
+        assert r.status_code == 200, r.text
+        notes = await self.public_notes(api, f"/records/{record_id}")
+        assert "restored" in [
+            h["kind"] for h in (await api.client.get(f"/records/{record_id}")).json()["history"]
+        ]
+        assert not any(self.SECRET in n for n in notes)
+        (restored,) = await events(api.runtime, "credit.publicity.restored.v1")
+        assert self.SECRET not in restored["reason"]
+        # The bureau still reads the leader's reason on the application.
+        own = await api.client.get(f"/repairs/{repair_id}", headers=api.officer)
+        assert own.json()["revocation_reason"] == self.SECRET
