@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import Depends
 
-from kernel.app import SessionDep
+from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import OptionalPrincipal, Principal, Role, require_roles
 from kernel.errors import NotFound
+from kernel.settings import ServiceSettings
 from kernel.workdays import shanghai_today
+from services.credit.config import CreditSettings
 from services.credit.domain import PUBLIC_READERSHIP, Readership, is_in_publicity
 from services.credit.models import CreditRecord
 from services.credit.repository import PenaltyRepository, RecordRepository
@@ -30,9 +32,15 @@ ExportReaderDep = Annotated[
 ]
 
 
-def business_today() -> date:
+def business_today(runtime: RuntimeDep) -> date:
     """Today's business date in Asia/Shanghai (one place, so tests can move the clock)."""
-    return shanghai_today()
+    return business_date(runtime.settings)
+
+
+def business_date(settings: ServiceSettings) -> date:
+    """The business date under the settings' clock offset (0 outside rehearsals)."""
+    offset = settings.clock_offset_days if isinstance(settings, CreditSettings) else 0
+    return shanghai_today() + timedelta(days=offset)
 
 
 TodayDep = Annotated[date, Depends(business_today)]

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from kernel.app import BackgroundJob, ServiceRuntime, create_service_app
 from kernel.db import unit_of_work
-from kernel.workdays import WorkingDayCalendar, shanghai_today
+from kernel.workdays import WorkingDayCalendar
 from services.credit import (
     lists_router,
     public_router,
@@ -22,6 +22,7 @@ from services.credit import (
 )
 from services.credit.config import CreditSettings, get_settings
 from services.credit.consumers import make_handlers
+from services.credit.dependencies import business_date
 from services.credit.models import Base
 from services.credit.router import router
 
@@ -50,11 +51,14 @@ def daily_pass_loop(today: Callable[[], date]) -> BackgroundJob:
 
 
 def create_app(
-    settings: CreditSettings | None = None, *, today: Callable[[], date] = shanghai_today
+    settings: CreditSettings | None = None, *, today: Callable[[], date] | None = None
 ) -> FastAPI:
     """The app; `today` is the business-date clock of the consumers and the daily pass
-    (requests read theirs from the `business_today` dependency)."""
+    (requests read theirs from the `business_today` dependency), by default Asia/Shanghai's
+    date under CREDIT_CLOCK_OFFSET_DAYS."""
     settings = settings or get_settings()
+    configured = settings
+    today = today or (lambda: business_date(configured))
     # The runtime builds the same calendar; the handlers need theirs before it exists.
     calendar = (
         WorkingDayCalendar.from_directory(settings.calendar_dir)

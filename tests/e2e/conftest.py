@@ -32,10 +32,21 @@ class Suite:
     ports: dict[str, int]
     issuer: DevIssuer
     logs: Path
+    env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def token(self, role: str, sub: str = "e2e-user") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.mint(role, sub)}"}
+
+    def restart(self, service: str, **extra_env: str) -> None:
+        """Stop a service (SIGTERM, as an operator would) and start it again with more env."""
+        proc = self.procs[service]
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+        self.env.update(extra_env)
+        self.procs[service] = _start(
+            service, f"services.{service}.main:app", self.ports[service], self.env, self.logs
+        )
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.logs / f"{name}.log"
@@ -45,7 +56,7 @@ class Suite:
 def _start(
     name: str, app: str, port: int, env: dict[str, str], logs: Path
 ) -> subprocess.Popen[bytes]:
-    log = (logs / f"{name}.log").open("wb")
+    log = (logs / f"{name}.log").open("ab")
     return subprocess.Popen(
         [
             sys.executable,
@@ -100,7 +111,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     for service in SERVICES:
         env[f"{service.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{root / (service + '.db')}"
         env[f"GATEWAY_{service.upper()}_URL"] = urls[service]
-    suite = Suite(broker, urls["gateway"], ports, issuer, logs)
+    suite = Suite(broker, urls["gateway"], ports, issuer, logs, env)
     try:
         for service in SERVICES:
             suite.procs[service] = _start(

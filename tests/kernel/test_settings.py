@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,9 @@ from pydantic import ValidationError
 from pydantic_settings.exceptions import SettingsError
 
 from kernel.settings import REPO_ROOT, VAR_DIR, AppEnv, AuthSettings
+from kernel.workdays import shanghai_today
+from services.credit.config import CreditSettings
+from services.credit.dependencies import business_date
 from services.inspection.config import InspectionSettings
 from services.insurance.config import InsuranceSettings
 
@@ -233,3 +237,22 @@ class TestProductionGuards:
     def test_guards_apply_to_every_service(self) -> None:
         with pytest.raises(ValidationError, match="PostgreSQL"):
             InspectionSettings(app_env="production", auth=production_auth())
+
+
+class TestCreditClock:
+    def test_clock_offset_moves_the_business_date(self) -> None:
+        assert business_date(CreditSettings(clock_offset_days=400)) == shanghai_today() + (
+            timedelta(days=400)
+        )
+        assert business_date(CreditSettings()) == shanghai_today()
+
+    def test_no_time_travel_in_production(self) -> None:
+
+        with pytest.raises(ValidationError, match="CREDIT_CLOCK_OFFSET_DAYS"):
+            CreditSettings(
+                app_env="production",
+                database_url=PG_URL,
+                auth=production_auth(),
+                clock_offset_days=1,
+            )
+        assert CreditSettings(app_env="production", database_url=PG_URL, auth=production_auth())
