@@ -10,7 +10,7 @@ import sys
 
 from bench.common import Result
 
-BENCHMARKS = ("event_lag", "outbox_throughput", "instant_approval")
+BENCHMARKS = ("event_lag", "outbox_throughput", "instant_approval", "plan_year")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,3 +60,32 @@ class PenaltyDecidedV1(EventContract):
     other_measures: str | None = Field(max_length=1000)
     severity: Literal["general", "serious"]
     blacklist_criterion: str | None = Field(max_length=64)
+
+
+@contract
+class HazardFoundV1(EventContract):
+    """Inspectors found a hazard (事故隐患) at an enterprise; its insurer is to help rectify it."""
+
+    TYPE: ClassVar[str] = "inspection.hazard.found.v1"
+
+    hazard_id: str = Field(max_length=36)
+    inspection_id: str = Field(max_length=36)
+    uscc: USCC
+    enterprise_name: str = Field(max_length=200)
+    grade: Literal["general", "major"]
+    description: str = Field(max_length=2000)
+    found_on: date
+    rectify_by: date | None = Field(
+        description="Null while the official schedule of that year is not loaded"
+    )
+
+
+@contract
+class HazardRectifiedV1(EventContract):
+    """A hazard's rectification was verified on site (整改验收)."""
+
+    TYPE: ClassVar[str] = "inspection.hazard.rectified.v1"
+
+    hazard_id: str = Field(max_length=36)
+    uscc: USCC
+    verified_on: date

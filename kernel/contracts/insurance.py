@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -28,3 +28,17 @@ class PolicyActivatedV1(EventContract):
     ends_on: date
     coverage_amount: Decimal
     premium: Decimal
+
+
+@contract
+class RiskAssessedV1(EventContract):
+    """An insurer's risk assessment of an enterprise (风险评估), pushed through the insurer API."""
+
+    TYPE: ClassVar[str] = "insurance.risk.assessed.v1"
+
+    assessment_id: str = Field(max_length=36)
+    uscc: USCC
+    insurer_id: str = Field(max_length=64)
+    risk_level: Literal["low", "medium", "high", "major"]
+    assessed_on: date
+    findings: str = Field(max_length=4000)

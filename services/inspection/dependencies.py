@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Path
@@ -10,8 +11,17 @@ from kernel.app import SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role, require_roles
 from kernel.errors import Forbidden, NotFound
 from kernel.uscc import USCC
+from kernel.workdays import shanghai_today
 from services.inspection.models import Enterprise
 from services.inspection.repository import EnterpriseRepository
+
+
+def business_today() -> date:
+    """Today's business date in Asia/Shanghai: one clock for every route, so tests move it once."""
+    return shanghai_today()
+
+
+TodayDep = Annotated[date, Depends(business_today)]
 
 OfficerDep = Annotated[Principal, Depends(require_roles(Role.officer, Role.leader, Role.admin))]
 

@@ -21,9 +21,15 @@ from services.inspection.schemas import EnterpriseCreate, EnterpriseRead
 router = APIRouter(prefix="/enterprises", tags=["registry"])
 
 
-def _read(enterprise: Enterprise) -> EnterpriseRead:
+def enterprise_view(enterprise: Enterprise) -> EnterpriseRead:
+    """The registry entry as read, with what is derived at read time."""
     view = EnterpriseRead.model_validate(enterprise)
-    return view.model_copy(update={"is_insured": service.is_insured(enterprise, shanghai_today())})
+    return view.model_copy(
+        update={
+            "is_insured": service.is_insured(enterprise, shanghai_today()),
+            "is_complete": service.is_complete(enterprise),
+        }
+    )
 
 
 @router.post(
@@ -41,7 +47,7 @@ async def register_enterprise(
 ) -> Response:
     async def act() -> EnterpriseRead:
         enterprise = await service.register_enterprise(session, runtime.outbox, body, officer.key)
-        return _read(enterprise)
+        return enterprise_view(enterprise)
 
     return await run_idempotent(
         session, runtime.tables, officer, idempotency_key, "POST /enterprises", body, act
@@ -50,7 +56,7 @@ async def register_enterprise(
 
 @router.get("/{uscc}", response_model=EnterpriseRead, summary="One registry entry")
 async def get_enterprise(enterprise: ReadableEnterprise) -> EnterpriseRead:
-    return _read(enterprise)
+    return enterprise_view(enterprise)
 
 
 @router.get("", response_model=Page[EnterpriseRead], summary="The registry, by USCC")
@@ -66,6 +72,6 @@ async def list_enterprises(
     rows = await EnterpriseRepository(session).list_page(
         district=district, sector=sector.value if sector else None, after=after, limit=limit + 1
     )
-    items = [_read(e) for e in rows[:limit]]
+    items = [enterprise_view(e) for e in rows[:limit]]
     next_cursor = encode_cursor(items[-1].uscc) if len(rows) > limit else None
     return Page[EnterpriseRead](items=items, next_cursor=next_cursor)

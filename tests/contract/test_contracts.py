@@ -19,6 +19,29 @@ from kernel.uscc import make_uscc
 USCC = make_uscc(3702)
 
 EXAMPLES: dict[str, dict[str, Any]] = {
+    "inspection.hazard.found.v1": {
+        "hazard_id": "1c9d7e6a-4d8b-4f2e-9a3c-7b8c9d0e1f2a",
+        "inspection_id": "2d0e8f7b-5e9c-4a3f-8b4d-8c9d0e1f2a3b",
+        "uscc": USCC,
+        "enterprise_name": "青岛海湾化工有限公司",
+        "grade": "general",
+        "description": "储罐区可燃气体报警器未定期检定",
+        "found_on": "2026-04-08",
+        "rectify_by": "2026-04-22",
+    },
+    "inspection.hazard.rectified.v1": {
+        "hazard_id": "1c9d7e6a-4d8b-4f2e-9a3c-7b8c9d0e1f2a",
+        "uscc": USCC,
+        "verified_on": "2026-04-20",
+    },
+    "insurance.risk.assessed.v1": {
+        "assessment_id": "3e1f9a8c-6f0d-4b4a-9c5e-9d0e1f2a3b4c",
+        "uscc": USCC,
+        "insurer_id": "PICC-QD",
+        "risk_level": "high",
+        "assessed_on": "2026-02-10",
+        "findings": "重大危险源监测预警系统数据接入不完整",
+    },
     "credit.dishonesty.recorded.v1": {
         "record_id": "6d4e2f1b-9e3c-4a7f-8b8d-2c3e4f5a6b7c",
         "uscc": USCC,

@@ -1,26 +1,24 @@
-"""Credit end to end over the gateway (flows 2 and 3 of DOMAIN.md), real processes.
+"""Credit and inspection end to end over the gateway (flows 2 and 3 of DOMAIN.md), real
+processes, a token per role, checked as each user would see it.
 
-Inspection's penalty decisions enter as its contract events on its topic (its case handling
-is not built yet); everything else is driven over the gateway with a token per role and checked
-as each user would see it: the public list, the enterprise's repair, permits' fast paths.
+An inspection case goes through the four steps and ends in a penalty decision; credit publishes
+it with its repair notice; the enterprise repairs its credit. A black listing stops permits' fast
+paths and gives the enterprise at least two planned inspections in inspection's yearly plan;
+after credit repair it is back to normal treatment in both. Year-long waits (the minimum
+publicity period, the year on the black list before early removal) are crossed by restarting
+credit with a clock offset (CREDIT_CLOCK_OFFSET_DAYS), as an operator rehearsing would.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from kernel.contracts.inspection import PenaltyDecidedV1
-from kernel.db import utcnow
-from kernel.events import EventEnvelope, to_kafka
 from kernel.uscc import make_uscc
 from kernel.workdays import shanghai_today
 from tests.e2e.conftest import Suite, wait_healthy
@@ -29,59 +27,7 @@ pytestmark = pytest.mark.e2e
 
 REPAIRED = make_uscc(61_001)
 LISTED = make_uscc(61_002)
-
-
-class Inspection:
-    """Inspection's side: its penalty decisions, on its topic, in its sequence."""
-
-    def __init__(self, suite: Suite) -> None:
-        self.suite, self.sequence = suite, 0
-
-    def decide(self, uscc: str, number: int, *, criterion: str | None = None) -> None:
-        self.sequence += 1
-        payload = PenaltyDecidedV1(
-            case_id=str(uuid.uuid4()),
-            decision_number=f"青应急罚〔2026〕{number}号",
-            uscc=uscc,
-            enterprise_name=f"青岛端到端信用企业{number}",
-            # Long enough ago that repair is open today (3 months for a general penalty).
-            decided_on=shanghai_today() - timedelta(days=100),
-            legal_basis="《中华人民共和国安全生产法》第九十九条",
-            violation_summary="未按规定对安全设备进行经常性维护、保养",
-            fine_amount=None,
-            other_measures="警告",
-            severity="general",
-            blacklist_criterion=criterion,
-        )
-        envelope = EventEnvelope(
-            id=str(uuid.uuid4()),
-            source="/inspection",
-            type=payload.TYPE,
-            subject=uscc,
-            time=utcnow(),
-            sequence=self.sequence,
-            data=payload.model_dump(mode="json"),
-        )
-        asyncio.run(self._send(envelope))
-
-    async def _send(self, envelope: EventEnvelope) -> None:
-        message = to_kafka(envelope)
-        producer = AIOKafkaProducer(bootstrap_servers=self.suite.broker.bootstrap, acks="all")
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                "inspection.events",
-                value=message.value,
-                key=str(message.key).encode(),
-                headers=list(message.headers.items()),
-            )
-        finally:
-            await producer.stop()
-
-
-@pytest.fixture(scope="module")
-def inspection(suite: Suite) -> Inspection:
-    return Inspection(suite)
+EVIDENCE = [{"kind": "rectification_proof", "title": "整改报告", "document_sha256": "b" * 64}]
 
 
 def until(suite: Suite, probe: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
@@ -92,11 +38,93 @@ def until(suite: Suite, probe: Callable[[], Any], what: str, timeout: float = 60
         if last:
             return last
         time.sleep(0.25)
-    pytest.fail(f"{what} not seen within {timeout}s (last: {last!r})\n{suite.log_tail('credit')}")
+    logs = "\n".join(f"--- {s}\n{suite.log_tail(s)}" for s in ("credit", "inspection"))
+    pytest.fail(f"{what} not seen within {timeout}s (last: {last!r})\n{logs}")
 
 
 def api(suite: Suite, path: str) -> str:
     return f"{suite.gateway}/api/{path}"
+
+
+def post(suite: Suite, path: str, body: Any | None, headers: dict[str, str]) -> dict[str, Any]:
+    r = httpx.post(api(suite, path), json=body, headers=headers, timeout=15)
+    assert r.status_code in (200, 201), f"{path}: {r.status_code} {r.text}"
+    return dict(r.json())
+
+
+def officer(suite: Suite) -> dict[str, str]:
+    return suite.token("officer", "officer-e2e-1")
+
+
+def leader(suite: Suite) -> dict[str, str]:
+    return suite.token("leader", "leader-e2e")
+
+
+def penalise(suite: Suite, uscc: str, name: str, *, criterion: str | None = None) -> None:
+    """The four-step procedure in inspection, ending in a penalty decision."""
+    post(
+        suite,
+        "inspection/enterprises",
+        {"uscc": uscc, "name": name, "district": "市北区", "sector": "trade"},
+        officer(suite),
+    )
+    on_site = httpx.get(
+        api(suite, "inspection/guidance/violations"), params={"management": "false"}, timeout=10
+    ).json()["items"][0]["code"]
+    today = shanghai_today().isoformat()
+    case = post(
+        suite,
+        "inspection/inspections",
+        {
+            "uscc": uscc,
+            "source": "assignment",
+            "reference": "市局交办〔2026〕3号",
+            "team": ["officer-e2e-1", "officer-e2e-2"],
+            "notice": {"served_on": today, "text": "依法对你单位开展安全生产执法检查"},
+            "education_plan": {"topics": ["安全设备维护保养"]},
+        },
+        officer(suite),
+    )
+    post(
+        suite,
+        f"inspection/inspections/{case['id']}/findings",
+        {
+            "violation_code": on_site,
+            "description": "现场检查发现该项违法行为，当场未能改正",
+            "evidence": [{"sha256": "c" * 64, "label": "现场照片"}],
+            "corrected_on_spot": False,
+            "harm": "harmful",
+        },
+        officer(suite),
+    )
+    post(
+        suite,
+        f"inspection/inspections/{case['id']}/deliberation",
+        {
+            "minutes": "经合议，违法事实清楚，证据确凿，依法给予警告并处罚款",
+            "participants": ["officer-e2e-1", "officer-e2e-2"],
+            "decisions": [
+                {
+                    "finding": 1,
+                    "fine": "20000.00",
+                    "measures": ["warning"],
+                    "blacklist_criterion": criterion,
+                }
+            ],
+        },
+        officer(suite),
+    )
+    post(
+        suite,
+        f"inspection/inspections/{case['id']}/feedback",
+        {
+            "delivered_on": today,
+            "lesson": "讲解安全设备维护保养的法定要求",
+            "questions_answered": 1,
+            "questions": [{"question": "多久检测一次？", "answer": "按标准和说明书定期检测"}],
+        },
+        officer(suite),
+    )
 
 
 def public_penalties(suite: Suite, uscc: str) -> list[dict[str, Any]]:
@@ -120,54 +148,71 @@ def instant_path(suite: Suite, uscc: str) -> str:
     return str(r.json()["path"])
 
 
-def test_penalty_is_published_then_repaired_over_the_gateway(
-    suite: Suite, inspection: Inspection
-) -> None:
+def move_credit_clock(suite: Suite, days: int) -> None:
+    suite.restart("credit", CREDIT_CLOCK_OFFSET_DAYS=str(days))
     wait_healthy(suite)
-    inspection.decide(REPAIRED, 901)
-    penalty = until(suite, lambda: public_penalties(suite, REPAIRED), "the penalty in publicity")[0]
-    assert "信用修复告知书" in penalty["repair_notice"]
-    assert date.fromisoformat(penalty["repair_eligible_on"]) <= shanghai_today()
 
-    enterprise = suite.token("enterprise", REPAIRED)
-    r = httpx.post(
-        api(suite, "credit/repairs"),
-        json={
-            "target_kind": "record",
-            "target_id": penalty["id"],
+
+def repair(suite: Suite, uscc: str, kind: str, target: str) -> dict[str, Any]:
+    application = post(
+        suite,
+        "credit/repairs",
+        {
+            "target_kind": kind,
+            "target_id": target,
             "contact_name": "李经理",
             "contact_phone": "0532-88886666",
-            "statement": "安全设备已全部维护保养并建立台账",
-            "evidence": [
-                {
-                    "kind": "rectification_proof",
-                    "title": "维护保养台账",
-                    "document_sha256": "b" * 64,
-                }
-            ],
+            "statement": "违法行为已全部纠正，罚款已缴清",
+            "evidence": EVIDENCE,
             "commitment_signed": True,
         },
-        headers=enterprise,
-        timeout=10,
+        suite.token("enterprise", uscc),
     )
-    assert r.status_code == 201, r.text
-    application = r.json()
-    # Another enterprise cannot see it; the applicant and the officer can.
-    other = suite.token("enterprise", LISTED)
-    assert (
-        httpx.get(api(suite, f"credit/repairs/{application['id']}"), headers=other).status_code
-        == 404
+    return post(
+        suite,
+        f"credit/repairs/{application['id']}/decision",
+        {"outcome": "approved", "reason": "材料真实，整改到位"},
+        officer(suite),
     )
-    r = httpx.post(
-        api(suite, f"credit/repairs/{application['id']}/decision"),
-        json={"outcome": "approved", "reason": "整改到位，材料真实"},
-        headers=suite.token("officer", "officer-e2e"),
+
+
+def plan_entry(suite: Suite, uscc: str) -> dict[str, Any]:
+    """A fresh yearly plan for next year, approved by the leader; the enterprise's own line."""
+    year = shanghai_today().year + 1
+    plan = post(suite, "inspection/plans", {"year": year}, officer(suite))
+    post(suite, f"inspection/plans/{plan['id']}/approval", None, leader(suite))
+    r = httpx.get(
+        api(suite, f"inspection/plans/{plan['id']}/entries/{uscc}"),
+        headers=suite.token("enterprise", uscc),
         timeout=10,
     )
     assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_penalty_from_an_inspection_is_published_then_repaired(suite: Suite) -> None:
+    wait_healthy(suite)
+    penalise(suite, REPAIRED, "青岛端到端信用企业一")
+    penalty = until(suite, lambda: public_penalties(suite, REPAIRED), "the penalty in publicity")[0]
+    assert "信用修复告知书" in penalty["repair_notice"]
+    assert penalty["decision_number"].startswith("青应急罚〔")
+
+    # Three months and more later (the minimum publicity period), the enterprise repairs.
+    move_credit_clock(suite, 100)
+    decided = repair(suite, REPAIRED, "record", penalty["id"])
+    assert decided["state"] == "approved"
     assert public_penalties(suite, REPAIRED) == []
-    mine = httpx.get(api(suite, "credit/repairs"), headers=enterprise, timeout=10).json()["items"]
-    assert [(a["id"], a["state"]) for a in mine] == [(application["id"], "approved")]
+    # Another enterprise never sees the application; the applicant does.
+    other = httpx.get(
+        api(suite, f"credit/repairs/{decided['id']}"),
+        headers=suite.token("enterprise", LISTED),
+        timeout=10,
+    )
+    assert other.status_code == 404
+    mine = httpx.get(
+        api(suite, "credit/repairs"), headers=suite.token("enterprise", REPAIRED), timeout=10
+    ).json()["items"]
+    assert [(a["id"], a["state"]) for a in mine] == [(decided["id"], "approved")]
 
     def repaired_in_feed() -> bool:
         feed = httpx.get(api(suite, "credit/changes"), params={"after": 0}, timeout=10).json()
@@ -179,51 +224,64 @@ def test_penalty_is_published_then_repaired_over_the_gateway(
     until(suite, repaired_in_feed, "the repair in the public change feed")
 
 
-def test_black_listing_stops_permits_fast_paths_until_reversed(
-    suite: Suite, inspection: Inspection
-) -> None:
+def test_black_listing_means_two_planned_inspections_until_repaired(suite: Suite) -> None:
     wait_healthy(suite)
     assert instant_path(suite, LISTED) == "instant"
-    inspection.decide(LISTED, 902, criterion="penalty_evaded")
-    penalty = until(suite, lambda: public_penalties(suite, LISTED), "the penalty in publicity")[0]
+    penalise(suite, LISTED, "青岛端到端信用企业二", criterion="penalty_evaded")
 
-    officer = suite.token("officer", "officer-e2e")
-    cases = httpx.get(api(suite, "credit/blacklist/cases"), headers=officer, timeout=10).json()
-    case = next(c for c in cases["items"] if c["uscc"] == LISTED)
-    r = httpx.post(api(suite, f"credit/blacklist/{case['id']}/notice"), headers=officer, timeout=10)
-    assert r.status_code == 200, r.text
-    r = httpx.post(
-        api(suite, f"credit/blacklist/{case['id']}/objection"),
-        json={"statement": "罚款已缴清，请求不予列入"},
-        headers=suite.token("enterprise", LISTED),
-        timeout=10,
+    def case_opened() -> dict[str, Any] | None:
+        cases = httpx.get(api(suite, "credit/blacklist/cases"), headers=officer(suite)).json()
+        return next((c for c in cases["items"] if c["uscc"] == LISTED), None)
+
+    case = until(suite, case_opened, "the black-list case inspection's decision opened")
+    post(suite, f"credit/blacklist/{case['id']}/notice", None, officer(suite))
+    post(
+        suite,
+        f"credit/blacklist/{case['id']}/objection",
+        {"statement": "罚款已缴清，请求不予列入"},
+        suite.token("enterprise", LISTED),
     )
-    assert r.status_code == 200, r.text
-    # An officer may not decide; the leader does.
     decision = {"outcome": "listed", "reason": "缴款发生在强制执行之后，逃避执行的事实成立"}
-    r = httpx.post(
-        api(suite, f"credit/blacklist/{case['id']}/decision"), json=decision, headers=officer
-    )
-    assert r.status_code == 403
-    r = httpx.post(
+    refused = httpx.post(
         api(suite, f"credit/blacklist/{case['id']}/decision"),
         json=decision,
-        headers=suite.token("leader", "leader-e2e"),
+        headers=officer(suite),
         timeout=10,
     )
-    assert r.status_code == 200, r.text
+    assert refused.status_code == 403  # the leader decides
+    post(suite, f"credit/blacklist/{case['id']}/decision", decision, leader(suite))
     assert standing(suite, LISTED) == "blacklisted"
-    listed = httpx.get(api(suite, "credit/blacklist"), params={"q": LISTED}, timeout=10).json()
-    assert [e["uscc"] for e in listed["items"]] == [LISTED]
+
+    # Permits and inspection act on credit's event.
     until(suite, lambda: instant_path(suite, LISTED) == "standard", "permits stopping fast paths")
 
-    # The penalty decision is revoked on reconsideration: the listing falls with it.
-    r = httpx.post(
-        api(suite, f"credit/records/{penalty['id']}/reversal"),
-        json={"reason": "行政复议撤销原处罚决定", "document_number": "青政复决〔2026〕8号"},
-        headers=suite.token("leader", "leader-e2e"),
-        timeout=10,
-    )
-    assert r.status_code == 200, r.text
+    def registry_blacklisted() -> bool:
+        r = httpx.get(api(suite, f"inspection/enterprises/{LISTED}"), headers=officer(suite))
+        return bool(r.json().get("credit_standing") == "blacklisted")
+
+    until(suite, registry_blacklisted, "the registry's black-list standing")
+    entry = plan_entry(suite, LISTED)
+    assert entry["mode"] == "planned"
+    assert entry["min_inspections"] >= 2
+    assert len(entry["planned_months"]) >= 2
+
+    # A year on the list later, early removal through credit repair.
+    offset = (date.fromisoformat(case_listed_on(suite, case["id"])) - shanghai_today()).days + 400
+    move_credit_clock(suite, offset)
+    assert repair(suite, LISTED, "blacklist", case["id"])["state"] == "approved"
     assert standing(suite, LISTED) == "normal"
     until(suite, lambda: instant_path(suite, LISTED) == "instant", "permits back to normal")
+
+    def registry_normal() -> bool:
+        r = httpx.get(api(suite, f"inspection/enterprises/{LISTED}"), headers=officer(suite))
+        return bool(r.json().get("credit_standing") == "normal")
+
+    until(suite, registry_normal, "the registry back to normal")
+    entry = plan_entry(suite, LISTED)
+    assert (entry["mode"], entry["min_inspections"]) == ("random", 0)
+    assert entry["max_inspections"] == 1
+
+
+def case_listed_on(suite: Suite, case_id: str) -> str:
+    cases = httpx.get(api(suite, "credit/blacklist/cases"), headers=officer(suite)).json()
+    return str(next(c for c in cases["items"] if c["id"] == case_id)["decided_on"])
