@@ -671,6 +671,21 @@ async def give_feedback(
         raise rule_error(exc) from exc
     deliberation = await _latest_deliberation(session, case.id)
     if deliberation is not None:
+        approved_on = await session.scalar(
+            sa.select(sa.func.max(CaseDecision.approved_on)).where(
+                CaseDecision.deliberation_id == deliberation.id
+            )
+        )
+        if approved_on is not None and data.delivered_on < approved_on:
+            # The results carry the major penalties decided at the leader's approval: they
+            # cannot have been delivered before that approval.
+            raise RuleViolated(
+                f"the results cannot be delivered before the leader's approval on "
+                f"{approved_on.isoformat()}",
+                code="delivered_before_approval",
+                field="delivered_on",
+                rule="delivered_before_approval",
+            )
         proposed = (
             await session.scalars(
                 sa.select(CaseDecision)

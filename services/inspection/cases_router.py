@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role, require_roles
 from kernel.idempotency import IdempotencyKey, run_idempotent
-from kernel.pagination import Page, decode_cursor, encode_cursor
+from kernel.pagination import Page, encode_cursor
 from kernel.uscc import USCC
 from kernel.versioning import ExpectedVersion, etag
 from services.inspection import cases, pledge_visits
@@ -33,7 +33,7 @@ from services.inspection.cases_schemas import (
     PledgeResultCreate,
     PledgeVisitRead,
 )
-from services.inspection.dependencies import business_today
+from services.inspection.dependencies import business_today, date_id_cursor
 from services.inspection.enforcement import InspectionState, PledgeVisitState
 from services.inspection.hazards import hazard_is_overdue, record_hazard
 from services.inspection.models_cases import Hazard, Inspection, PledgeVisit
@@ -129,8 +129,8 @@ async def list_inspections(
 ) -> Page[InspectionSummary]:
     after = None
     if cursor:
-        key = decode_cursor(cursor, 2)
-        after = (str(key[0]), str(key[1]))
+        day, last_id = date_id_cursor(cursor)
+        after = (day.isoformat(), last_id)
     rows = await cases.list_cases(
         session, principal, uscc=uscc, state=state, after=after, limit=limit + 1
     )
@@ -335,8 +335,8 @@ async def list_pledge_visits(
 ) -> Page[PledgeVisitRead]:
     after = None
     if cursor:
-        key = decode_cursor(cursor, 2)
-        after = (str(key[0]), str(key[1]))
+        day, last_id = date_id_cursor(cursor)
+        after = (day.isoformat(), last_id)
     rows = await pledge_visits.list_visits(
         session, today, state=state, overdue=overdue, uscc=uscc, after=after, limit=limit + 1
     )
@@ -344,8 +344,7 @@ async def list_pledge_visits(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        day = (last.verify_by or date(9999, 12, 31)).isoformat()
-        next_cursor = encode_cursor(day, last.id)
+        next_cursor = encode_cursor((last.verify_by or date(9999, 12, 31)).isoformat(), last.id)
     return Page[PledgeVisitRead](items=items, next_cursor=next_cursor)
 
 

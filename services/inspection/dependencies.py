@@ -10,6 +10,7 @@ from fastapi import Depends, Path
 from kernel.app import SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role, require_roles
 from kernel.errors import Forbidden, NotFound
+from kernel.pagination import InvalidCursor, decode_cursor
 from kernel.uscc import USCC
 from kernel.workdays import shanghai_today
 from services.inspection.models import Enterprise
@@ -50,3 +51,20 @@ async def readable_enterprise(
 
 
 ReadableEnterprise = Annotated[Enterprise, Depends(readable_enterprise)]
+
+
+def date_id_cursor(cursor: str) -> tuple[date, str]:
+    """A (day, id) cursor; 422 invalid_cursor rather than a 500 when the day is not a date."""
+    day, last_id = decode_cursor(cursor, 2)
+    try:
+        return date.fromisoformat(str(day)), str(last_id)
+    except ValueError as exc:
+        raise InvalidCursor("cursor is malformed", field="cursor") from exc
+
+
+def int_cursor(cursor: str) -> int:
+    """A single-integer cursor within a 32-bit column's range; 422 invalid_cursor otherwise."""
+    (value,) = decode_cursor(cursor, 1)
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**31:
+        raise InvalidCursor("cursor is malformed", field="cursor")
+    return value

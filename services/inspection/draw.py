@@ -1,7 +1,7 @@
 """The monthly verifiable double-random draw (双随机): pure rules, no I/O.
 
 Anyone can recompute a revealed draw from what the bureau publishes. The algorithm,
-version ``qd-double-random/1``, precisely:
+version ``qd-double-random/2``, precisely:
 
 1. **Published inputs.** At commitment the bureau publishes one JSON document, the *inputs*:
    ``{"algorithm", "year", "month", "pool": [{"uscc", "name", "sector", "district",
@@ -16,8 +16,13 @@ version ``qd-double-random/1``, precisely:
    ``commitment = sha256(secret).hexdigest()`` with the inputs. The public randomness
    source (e.g. a welfare-lottery round) is fixed in the inputs and falls after the
    commitment date, so nobody knew its value when the secret was fixed.
-4. **Seed.** At reveal: ``seed = sha256(secret || public_value.encode("utf-8") ||
-   inputs_digest)`` (32 raw bytes), after checking ``sha256(secret) == commitment``.
+4. **Seed.** At reveal: ``seed = sha256(secret || value.encode("utf-8") || inputs_digest)``
+   (32 raw bytes), after checking ``sha256(secret) == commitment``, where ``value`` is the
+   public value in canonical form: NFKC-normalised and lower-cased, the maximal runs of
+   ``[0-9a-f]`` in order, a run of decimal digits written without leading zeros
+   (``"007"`` → ``"7"``), joined by single spaces. So "03 07 12 + 09", "3,7,12,9" and
+   "３ ７ １２ ９" are one value: whoever types the official result cannot try spellings
+   of it for a seed they like (version 1 hashed the text as typed).
 5. **Selection** (priority sampling, Duffield-Lund-Thorup). For each pool entry
    ``h = int.from_bytes(sha256(seed || uscc.encode("ascii")).digest(), "big")``; its rank
    key is the exact rational ``(h + 1) / weight`` (no floating point). The ``draw_count``
@@ -52,6 +57,8 @@ import hashlib
 import heapq
 import json
 import math
+import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,7 +68,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Final, Protocol
 
-ALGORITHM: Final = "qd-double-random/1"
+ALGORITHM: Final = "qd-double-random/2"
 SECRET_BYTES: Final = 32
 # 提前15日在门户网站公示本级月度执法检查企业名单 (measure 8).
 PUBLICATION_LEAD_DAYS: Final = 15
@@ -401,16 +408,28 @@ def commitment_of(secret: bytes) -> str:
     return hashlib.sha256(secret).hexdigest()
 
 
+_VALUE_RUNS: Final = re.compile(r"[0-9a-f]+")
+
+
+def canonical_public_value(public_value: str) -> str:
+    """The public value as it enters the seed (step 4): spelling cannot change the draw."""
+    runs = _VALUE_RUNS.findall(unicodedata.normalize("NFKC", public_value).lower())
+    return " ".join(str(int(run)) if run.isdigit() else run for run in runs)
+
+
 def derive_seed(secret: bytes, public_value: str, inputs_digest: bytes) -> bytes:
-    """seed = sha256(secret || public_value utf-8 || inputs_digest) (step 4)."""
-    return hashlib.sha256(secret + public_value.encode("utf-8") + inputs_digest).digest()
+    """seed = sha256(secret || canonical public value utf-8 || inputs_digest) (step 4)."""
+    value = canonical_public_value(public_value)
+    return hashlib.sha256(secret + value.encode("utf-8") + inputs_digest).digest()
 
 
 def check_reveal(secret: bytes, commitment: str, public_value: str) -> None:
     """The revealed secret must open the commitment; the public value must be given."""
-    if not public_value.strip():
+    if not canonical_public_value(public_value):
         raise DrawRuleViolated(
-            "public_value", "public_value_required", "the public value is required"
+            "public_value",
+            "public_value_required",
+            "the public value is required (digits or hex, e.g. the lottery numbers)",
         )
     if len(secret) != SECRET_BYTES or commitment_of(secret) != commitment:
         raise DrawRuleViolated(

@@ -130,11 +130,12 @@ async def _approved_plan(session: AsyncSession, year: int) -> Plan:
 
 
 async def _drawn_this_year(session: AsyncSession, year: int, month: int) -> Counter[str]:
-    """How often each enterprise was drawn earlier this year; refuses while one is unrevealed,
-    since its selection could already use up an enterprise's yearly maximum."""
+    """How often each enterprise was drawn in the year's other months (a later month may be
+    published first); refuses while one is unrevealed, since its selection could already use
+    up an enterprise's yearly maximum."""
     earlier = (
         await session.scalars(
-            sa.select(Draw).where(Draw.year == year, Draw.month < month).order_by(Draw.month)
+            sa.select(Draw).where(Draw.year == year, Draw.month != month).order_by(Draw.month)
         )
     ).all()
     counts: Counter[str] = Counter()
@@ -142,7 +143,7 @@ async def _drawn_this_year(session: AsyncSession, year: int, month: int) -> Coun
         if d.state != rules.DrawState.revealed or d.result is None:
             raise Conflict(
                 f"the draw for {year}-{d.month:02d} is not revealed yet; its selection counts "
-                f"toward the yearly maxima, so the next month waits for it",
+                f"toward the yearly maxima, so another month waits for it",
                 code="earlier_draw_unrevealed",
             )
         counts.update(d.result["selected"])

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from kernel.app import SessionDep
-from kernel.pagination import Page, decode_cursor, encode_cursor
+from kernel.pagination import Page, encode_cursor
 from kernel.vocab import Sector
 from services.inspection import guidance
+from services.inspection.dependencies import int_cursor
 from services.inspection.guidance_schemas import (
     HazardousWorkRead,
     KeyItemRead,
@@ -38,7 +39,7 @@ async def list_violations(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ViolationItemRead]:
-    after = int(decode_cursor(cursor, 1)[0]) if cursor else None
+    after = int_cursor(cursor) if cursor else None
     rows = await guidance.search_violations(
         session,
         q=q,

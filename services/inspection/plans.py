@@ -202,19 +202,26 @@ async def approve_plan(
     session: AsyncSession, plan_id: str, leader: str, today: date, expected_version: int | None
 ) -> Plan:
     """A leader approves a draft; it supersedes the plan approved before for that year."""
-    plan = await session.get(Plan, plan_id, with_for_update=True)
+    year = await session.scalar(sa.select(Plan.year).where(Plan.id == plan_id))
+    if year is None:
+        raise NotFound(f"plan {plan_id} does not exist", code="plan_not_found")
+    # Lock every plan of the year, in one order, before reading any state: two approvals of
+    # the same year serialise (also when none is approved yet, where locking only the approved
+    # rows locks nothing) and the year never ends up with two approved plans.
+    of_year = (
+        await session.scalars(
+            sa.select(Plan)
+            .where(Plan.year == year)
+            .order_by(Plan.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    plan = next((p for p in of_year if p.id == plan_id), None)
     if plan is None:
         raise NotFound(f"plan {plan_id} does not exist", code="plan_not_found")
     check_version(plan.version, expected_version)
-    # Lock the year's approved plan too, so two approvals of the same year serialise and the
-    # year never ends up with two approved plans.
-    current = (
-        await session.scalars(
-            sa.select(Plan)
-            .where(Plan.year == plan.year, Plan.state == PlanState.approved.value)
-            .with_for_update()
-        )
-    ).all()
+    current = [p for p in of_year if p.state == PlanState.approved.value]
     try:
         check_plan_approvable(
             plan.state, plan.generated_at, max((p.generated_at for p in current), default=None)

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from kernel.app import ServiceRuntime
 from kernel.auth.dev import DevIssuer
 from kernel.devbroker import DevBroker
+from kernel.pagination import encode_cursor
 from kernel.settings import AuthSettings
 from kernel.uscc import make_uscc
 from services.inspection.cases_router import business_today
@@ -291,6 +292,23 @@ class TestReading:
         )
         assert second["next_cursor"] is None
         assert {c["id"] for c in first["items"] + second["items"]} == ids
+
+    @pytest.mark.parametrize(
+        "url", ["/inspections", "/hazards", "/pledge-visits", "/outreach/sessions"]
+    )
+    async def test_a_cursor_without_a_date_is_422_not_500(self, api: Api, url: str) -> None:
+        cursor = encode_cursor("not-a-date", "x")
+        await api.refused("GET", f"{url}?cursor={cursor}", api.officer, 422, "invalid_cursor")
+
+    async def test_an_integer_cursor_out_of_range_is_422_not_500(self, api: Api) -> None:
+        for key in (2**40, "abc", [1]):
+            await api.refused(
+                "GET",
+                f"/guidance/violations?cursor={encode_cursor(key)}",  # type: ignore[arg-type]
+                api.officer,
+                422,
+                "invalid_cursor",
+            )
 
 
 class TestFourSteps:
@@ -608,6 +626,23 @@ class TestMajorPenalty:
             "follow_up_exists",
             json=start_body(source="follow_up", reference="青应急罚〔2026〕1号"),
         )
+
+    async def test_results_are_not_delivered_before_the_approval(self, api: Api) -> None:
+        case = await self.major_case(api)
+        url = f"/inspections/{case['id']}"
+        api.travel_to(date(2026, 3, 12))
+        await api.ok(
+            "POST", f"{url}/decisions/1/approval", api.leader, json={"outcome": "approved"}
+        )
+        await api.refused(
+            "POST",
+            f"{url}/feedback",
+            api.officer,
+            422,
+            "delivered_before_approval",
+            json=feedback_body(delivered_on="2026-03-11"),
+        )
+        await api.feedback(case["id"], delivered_on="2026-03-12")
 
     async def test_leader_returns_the_deliberation(self, api: Api) -> None:
         case = await self.major_case(api)

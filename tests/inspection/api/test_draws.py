@@ -414,6 +414,26 @@ class TestPublicationRevealRecompute:
         assert CAPPED not in {p["uscc"] for p in march["inputs"]["pool"]}
         assert march["pool_size"] == len(POOL)
 
+    async def test_yearly_maximum_counts_a_later_month_published_first(self, api: Api) -> None:
+        # March is published before February: February's pool must still count March's
+        # selection, and wait while March is unrevealed.
+        await staffed(api)
+        await seed_plan(api.runtime, POOL)
+        await api.commit(3, date(2027, 1, 10), count=9, source=source(date(2027, 1, 12)))
+        api.travel_to(date(2027, 1, 11))
+        await api.refused(
+            "POST",
+            "/draws/2027/2",
+            api.officer,
+            409,
+            "earlier_draw_unrevealed",
+            json={"count": 3, "source": source(date(2027, 1, 15))},
+        )
+        march = await api.reveal(3, date(2027, 1, 12))
+        assert CAPPED in {e["uscc"] for e in march["listed"]}
+        february = await api.commit(2, date(2027, 1, 13), count=3, source=source(date(2027, 1, 15)))
+        assert CAPPED not in {p["uscc"] for p in february["inputs"]["pool"]}
+
     async def test_unstaffable_selection_refused_at_reveal(self, api: Api) -> None:
         # Every pool entry has two candidates, but only if a month's draw avoids two of them.
         await api.inspector("officer-301", ["trade"], cap=1)

@@ -7,6 +7,7 @@ rows are written directly: their credit standing and risk level arrive by events
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +22,7 @@ from kernel.app import ServiceRuntime
 from kernel.auth.dev import DevIssuer
 from kernel.db import utcnow
 from kernel.devbroker import DevBroker
+from kernel.errors import Conflict
 from kernel.settings import AuthSettings
 from kernel.uscc import make_uscc
 from services.inspection import plans
@@ -416,6 +418,35 @@ class TestApproval:
             current = await plans.approved_plan_of_year(session, YEAR)
         assert current is not None
         assert current.id == second["id"]
+
+    async def test_concurrent_first_approvals_leave_one_approved_plan(
+        self, api: Api, database_url: str
+    ) -> None:
+        # Two drafts, none approved yet: the second approval must wait for the first instead
+        # of finding no approved row to lock (PostgreSQL READ COMMITTED).
+        if not database_url.startswith("postgresql"):
+            pytest.skip("row locks are a PostgreSQL matter")
+        await seed_registry(api.runtime)
+        older, newer = await api.plan(), await api.plan()
+        factory = api.runtime.session_factory
+        async with factory() as first:
+            await plans.approve_plan(first, newer["id"], "leader:a", TODAY, None)
+
+            async def second() -> None:
+                async with factory() as other:
+                    try:
+                        await plans.approve_plan(other, older["id"], "leader:b", TODAY, None)
+                    except Conflict:
+                        return
+                    await other.commit()
+
+            task = asyncio.create_task(second())
+            await asyncio.sleep(0.5)
+            await first.commit()
+        await asyncio.wait_for(task, 10)
+        async with factory() as session:
+            states = (await session.scalars(sa.select(Plan.state).where(Plan.year == YEAR))).all()
+        assert sorted(states) == ["approved", "draft"]
 
     async def test_only_a_draft_and_never_an_older_one(self, api: Api) -> None:
         await seed_registry(api.runtime)

@@ -201,12 +201,40 @@ class TestCommitment:
 
     def test_wrong_secret_refused(self) -> None:
         secret = bytes(range(32))
-        draw.check_reveal(secret, draw.commitment_of(secret), "x")
+        draw.check_reveal(secret, draw.commitment_of(secret), "7")
         with pytest.raises(DrawRuleViolated) as err:
-            draw.check_reveal(bytes(32), draw.commitment_of(secret), "x")
+            draw.check_reveal(bytes(32), draw.commitment_of(secret), "7")
         assert err.value.code == "commitment_mismatch"
         with pytest.raises(DrawRuleViolated) as err:
             draw.check_reveal(secret, draw.commitment_of(secret), "  ")
+        assert err.value.code == "public_value_required"
+
+
+class TestPublicValue:
+    @pytest.mark.parametrize(
+        "spelling",
+        [
+            "03 07 12 19 25 31 + 09",
+            "3,7,12,19,25,31,9",
+            "３ ７ １２ １９ ２５ ３１ ＋ ０９",
+            "3 7 12 19 25 31 9",
+        ],
+    )
+    def test_spellings_of_one_result_give_one_seed(self, spelling: str) -> None:
+        """Typing the official result differently cannot be used to try seeds."""
+        digest = make_inputs()[0].digest()
+        secret = bytes(32)
+        assert draw.derive_seed(secret, spelling, digest) == draw.derive_seed(
+            secret, "03 07 12 19 25 31 + 09", digest
+        )
+
+    def test_a_beacon_value_is_kept_as_lower_case_hex(self) -> None:
+        assert draw.canonical_public_value("  ABCDEF0123\n") == "abcdef0123"
+        assert draw.canonical_public_value("00ff 0099") == "00ff 99"
+
+    def test_nothing_usable_is_refused(self) -> None:
+        with pytest.raises(DrawRuleViolated) as err:
+            draw.check_reveal(bytes(32), draw.commitment_of(bytes(32)), "开奖结果：无")
         assert err.value.code == "public_value_required"
 
     def test_conflicts_digest_binds_the_conflicts(self) -> None:
@@ -253,7 +281,10 @@ def test_outsider_recomputation() -> None:
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     ).encode("utf-8")
     digest = hashlib.sha256(canonical).digest()
-    seed = hashlib.sha256(secret + public_value.encode("utf-8") + digest).digest()
+    # Step 4's canonical value: the number runs without leading zeros, single spaces.
+    value = " ".join(str(int(n)) for n in public_value.replace("+", " ").split())
+    assert value == "3 7 12 19 25 31 9"
+    seed = hashlib.sha256(secret + value.encode("utf-8") + digest).digest()
 
     def h(entry: dict[str, object]) -> int:
         return int.from_bytes(hashlib.sha256(seed + str(entry["uscc"]).encode("ascii")).digest())
