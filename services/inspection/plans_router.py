@@ -100,9 +100,13 @@ async def list_plans(
     if cursor is not None:
         at, last_id = decode_cursor(cursor, 2)
         try:
-            after = datetime.fromisoformat(str(at)), str(last_id)
+            instant = datetime.fromisoformat(str(at))
         except ValueError as exc:
             raise InvalidCursor("cursor is malformed", field="cursor") from exc
+        # Compared with a timezone-aware column: a naive instant would fail in the database.
+        if instant.tzinfo is None:
+            raise InvalidCursor("cursor is malformed", field="cursor")
+        after = instant, str(last_id)
     rows = await plans.list_plans(session, year, after, limit + 1)
     page = rows[:limit]
     more = len(rows) > limit  # then the page is full, so page[-1] exists

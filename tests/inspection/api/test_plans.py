@@ -23,6 +23,7 @@ from kernel.auth.dev import DevIssuer
 from kernel.db import utcnow
 from kernel.devbroker import DevBroker
 from kernel.errors import Conflict
+from kernel.pagination import encode_cursor
 from kernel.settings import AuthSettings
 from kernel.uscc import make_uscc
 from services.inspection import plans
@@ -312,6 +313,18 @@ class TestReadPlans:
         assert [e["uscc"] for e in by_sector["items"]] == [KEY]
         one = await api.ok("GET", f"{url}?uscc={PLAIN}", api.officer)
         assert [e["uscc"] for e in one["items"]] == [PLAIN]
+
+    @pytest.mark.parametrize(
+        "instant", ["2026-11-20T10:00:00", "not-a-time", "2026-11-20T10:00:00+08:00"]
+    )
+    async def test_a_plans_cursor_needs_an_aware_instant(self, api: Api, instant: str) -> None:
+        r = await api.client.get(
+            "/plans", params={"cursor": encode_cursor(instant, "x")}, headers=api.officer
+        )
+        if instant.endswith("+08:00"):
+            assert r.status_code == 200, r.text
+        else:
+            assert (r.status_code, r.json()["code"]) == (422, "invalid_cursor")
 
     async def test_entries_page_by_cursor(self, api: Api) -> None:
         await seed_registry(api.runtime)
