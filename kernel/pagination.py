@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import date, datetime
 from typing import Generic, TypeVar
 
 import orjson
@@ -39,3 +40,28 @@ def decode_cursor(cursor: str, arity: int) -> list[str | int]:
     if not isinstance(value, list) or len(value) != arity:
         raise InvalidCursor("cursor does not belong to this listing", field="cursor")
     return value
+
+
+def date_cursor(cursor: str) -> tuple[date, str]:
+    """A (day, id) key, as `encode_cursor(day.isoformat(), id)` wrote it; 422 otherwise."""
+    day, last_id = decode_cursor(cursor, 2)
+    try:
+        return date.fromisoformat(str(day)), str(last_id)
+    except ValueError as exc:
+        raise InvalidCursor("cursor is malformed", field="cursor") from exc
+
+
+def instant_cursor(cursor: str) -> tuple[datetime, str]:
+    """An (aware instant, id) key; 422 otherwise.
+
+    Keys are compared with timezone-aware columns, where a naive instant fails in the
+    database (a 500), so it is a malformed cursor here.
+    """
+    at, last_id = decode_cursor(cursor, 2)
+    try:
+        instant = datetime.fromisoformat(str(at))
+    except ValueError as exc:
+        raise InvalidCursor("cursor is malformed", field="cursor") from exc
+    if instant.tzinfo is None:
+        raise InvalidCursor("cursor is malformed", field="cursor")
+    return instant, str(last_id)

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import Principal, Role, require_roles
 from kernel.idempotency import IdempotencyKey, run_idempotent
-from kernel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from kernel.pagination import Page, date_cursor, encode_cursor
 from kernel.uscc import USCC
 from kernel.versioning import ExpectedVersion, etag
 from services.credit import ledger, lists
@@ -53,13 +53,7 @@ CaseId = Annotated[str, Path(max_length=36)]
 
 
 def _after(cursor: str | None) -> lists.After:
-    if cursor is None:
-        return None
-    on, last_id = decode_cursor(cursor, 2)
-    try:
-        return date.fromisoformat(str(on)), str(last_id)
-    except ValueError as exc:
-        raise InvalidCursor("cursor is malformed", field="cursor") from exc
+    return None if cursor is None else date_cursor(cursor)
 
 
 def _next(more: bool, on: date | None, last_id: str) -> str | None:

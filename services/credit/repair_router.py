@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import Principal, Role, require_roles
 from kernel.idempotency import IdempotencyKey, run_idempotent
-from kernel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from kernel.pagination import Page, encode_cursor, instant_cursor
 from kernel.uscc import USCC
 from kernel.versioning import ExpectedVersion, etag
 from kernel.workdays import WorkingDayCalendar
@@ -59,18 +59,7 @@ def _json(model: RepairRead, status_code: int = 200) -> Response:
 
 
 def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    at, last_id = decode_cursor(cursor, 2)
-    try:
-        instant = datetime.fromisoformat(str(at))
-    except ValueError as exc:
-        raise InvalidCursor("cursor is malformed", field="cursor") from exc
-    # encode_cursor writes aware UTC instants; a naive one would be refused by the column
-    # type at bind time (a 500), so it is a malformed cursor.
-    if instant.tzinfo is None:
-        raise InvalidCursor("cursor is malformed", field="cursor")
-    return instant, str(last_id)
+    return None if cursor is None else instant_cursor(cursor)
 
 
 # --- repairs -------------------------------------------------------------------------------

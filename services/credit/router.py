@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from kernel.app import RuntimeDep, SessionDep
 from kernel.idempotency import IdempotencyKey, run_idempotent
-from kernel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from kernel.pagination import Page, date_cursor, encode_cursor
 from kernel.uscc import USCC
 from services.credit import service
 from services.credit.dependencies import ReadablePenalty, ReadershipDep, RecorderDep, TodayDep
@@ -56,13 +56,7 @@ async def get_penalty(penalty: ReadablePenalty, today: TodayDep) -> PenaltyRead:
 
 def decided_cursor(cursor: str | None) -> tuple[date, str] | None:
     """The (decided_on, id) key inside a record listing's cursor."""
-    if cursor is None:
-        return None
-    decided_on, penalty_id = decode_cursor(cursor, 2)
-    try:
-        return date.fromisoformat(str(decided_on)), str(penalty_id)
-    except ValueError as exc:
-        raise InvalidCursor("cursor is malformed", field="cursor") from exc
+    return None if cursor is None else date_cursor(cursor)
 
 
 @router.get(

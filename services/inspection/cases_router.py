@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role, require_roles
 from kernel.idempotency import IdempotencyKey, run_idempotent
-from kernel.pagination import Page, encode_cursor
+from kernel.pagination import Page, date_cursor, encode_cursor
 from kernel.uscc import USCC
 from kernel.versioning import ExpectedVersion, etag
 from services.inspection import cases, pledge_visits
@@ -33,7 +33,7 @@ from services.inspection.cases_schemas import (
     PledgeResultCreate,
     PledgeVisitRead,
 )
-from services.inspection.dependencies import business_today, date_id_cursor
+from services.inspection.dependencies import business_today
 from services.inspection.enforcement import InspectionState, PledgeVisitState
 from services.inspection.hazards import hazard_is_overdue, record_hazard
 from services.inspection.models_cases import Hazard, Inspection, PledgeVisit
@@ -129,7 +129,7 @@ async def list_inspections(
 ) -> Page[InspectionSummary]:
     after = None
     if cursor:
-        day, last_id = date_id_cursor(cursor)
+        day, last_id = date_cursor(cursor)
         after = (day.isoformat(), last_id)
     rows = await cases.list_cases(
         session, principal, uscc=uscc, state=state, after=after, limit=limit + 1
@@ -335,7 +335,7 @@ async def list_pledge_visits(
 ) -> Page[PledgeVisitRead]:
     after = None
     if cursor:
-        day, last_id = date_id_cursor(cursor)
+        day, last_id = date_cursor(cursor)
         after = (day.isoformat(), last_id)
     rows = await pledge_visits.list_visits(
         session, today, state=state, overdue=overdue, uscc=uscc, after=after, limit=limit + 1

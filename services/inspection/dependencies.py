@@ -53,15 +53,6 @@ async def readable_enterprise(
 ReadableEnterprise = Annotated[Enterprise, Depends(readable_enterprise)]
 
 
-def date_id_cursor(cursor: str) -> tuple[date, str]:
-    """A (day, id) cursor; 422 invalid_cursor rather than a 500 when the day is not a date."""
-    day, last_id = decode_cursor(cursor, 2)
-    try:
-        return date.fromisoformat(str(day)), str(last_id)
-    except ValueError as exc:
-        raise InvalidCursor("cursor is malformed", field="cursor") from exc
-
-
 def int_cursor(cursor: str) -> int:
     """A single-integer cursor within a 32-bit column's range; 422 invalid_cursor otherwise."""
     (value,) = decode_cursor(cursor, 1)

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role, require_roles
-from kernel.pagination import Page, encode_cursor
+from kernel.pagination import Page, date_cursor, encode_cursor
 from kernel.uscc import USCC
 from kernel.versioning import ExpectedVersion, etag
 from services.inspection import hazards
@@ -19,7 +19,6 @@ from services.inspection.cases_schemas import (
     RectificationReportCreate,
     VerificationCreate,
 )
-from services.inspection.dependencies import date_id_cursor
 from services.inspection.enforcement import HazardState
 
 router = APIRouter(prefix="/hazards", tags=["hazards"])
@@ -51,7 +50,7 @@ async def list_hazards(
 ) -> Page[HazardRead]:
     after = None
     if cursor:
-        day, last_id = date_id_cursor(cursor)
+        day, last_id = date_cursor(cursor)
         after = (day.isoformat(), last_id)
     rows = await hazards.list_hazards(
         session,

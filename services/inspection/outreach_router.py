@@ -12,11 +12,11 @@ from fastapi.responses import Response
 
 from kernel.app import SessionDep
 from kernel.auth import Principal, Role, require_roles
-from kernel.pagination import Page, encode_cursor
+from kernel.pagination import Page, date_cursor, encode_cursor
 from kernel.versioning import ExpectedVersion, check_version, etag
 from kernel.vocab import Sector
 from services.inspection import outreach
-from services.inspection.dependencies import OfficerDep, business_today, date_id_cursor
+from services.inspection.dependencies import OfficerDep, business_today
 from services.inspection.models_guidance import OutreachGroup, OutreachSession
 from services.inspection.outreach_domain import (
     MemberKind,
@@ -175,7 +175,7 @@ async def list_sessions(
 ) -> Page[SessionRead]:
     after = None
     if cursor:
-        after = date_id_cursor(cursor)
+        after = date_cursor(cursor)
     where = outreach.SessionFilter(
         year=year,
         month=month if year is not None else None,

@@ -17,7 +17,13 @@ from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import Principal, Role, require_roles
 from kernel.errors import NotFound
 from kernel.idempotency import IdempotencyKey, run_idempotent
-from kernel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from kernel.pagination import (
+    Page,
+    date_cursor,
+    decode_cursor,
+    encode_cursor,
+    instant_cursor,
+)
 from kernel.uscc import USCC
 from kernel.versioning import ExpectedVersion, etag
 from kernel.vocab import Sector
@@ -98,15 +104,7 @@ async def list_plans(
 ) -> Page[PlanRead]:
     after: tuple[datetime, str] | None = None
     if cursor is not None:
-        at, last_id = decode_cursor(cursor, 2)
-        try:
-            instant = datetime.fromisoformat(str(at))
-        except ValueError as exc:
-            raise InvalidCursor("cursor is malformed", field="cursor") from exc
-        # Compared with a timezone-aware column: a naive instant would fail in the database.
-        if instant.tzinfo is None:
-            raise InvalidCursor("cursor is malformed", field="cursor")
-        after = instant, str(last_id)
+        after = instant_cursor(cursor)
     rows = await plans.list_plans(session, year, after, limit + 1)
     page = rows[:limit]
     more = len(rows) > limit  # then the page is full, so page[-1] exists
@@ -258,11 +256,7 @@ async def list_joint_inspections(
 ) -> Page[JointInspectionRead]:
     after: tuple[date, str] | None = None
     if cursor is not None:
-        on, last_id = decode_cursor(cursor, 2)
-        try:
-            after = date.fromisoformat(str(on)), str(last_id)
-        except ValueError as exc:
-            raise InvalidCursor("cursor is malformed", field="cursor") from exc
+        after = date_cursor(cursor)
     rows = await plans.list_joint_inspections(
         session, year=year, uscc=uscc, after=after, limit=limit + 1
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from kernel.errors import (
     ProblemError,
     RuleViolated,
 )
-from kernel.pagination import InvalidCursor, decode_cursor, encode_cursor
+from kernel.pagination import encode_cursor, instant_cursor
 from kernel.versioning import check_version
 from services.permits.domain import (
     ProjectRuleViolated,
@@ -323,13 +323,7 @@ async def list_projects(
             )
         )
     if cursor:
-        at_text, last_id = decode_cursor(cursor, 2)
-        try:
-            at = datetime.fromisoformat(str(at_text))
-        except ValueError as exc:
-            raise InvalidCursor("cursor is malformed", field="cursor") from exc
-        if at.tzinfo is None:
-            raise InvalidCursor("cursor is malformed", field="cursor")
+        at, last_id = instant_cursor(cursor)
         query = query.where(
             sa.or_(
                 Project.registered_at > at,

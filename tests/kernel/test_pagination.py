@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, date, datetime
 
 import orjson
 import pytest
@@ -10,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kernel.errors import ProblemError
-from kernel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from kernel.pagination import (
+    InvalidCursor,
+    Page,
+    date_cursor,
+    decode_cursor,
+    encode_cursor,
+    instant_cursor,
+)
 
 keys = st.lists(st.one_of(st.text(max_size=40), st.integers(-(2**63), 2**63 - 1)), max_size=4)
 
@@ -97,3 +105,18 @@ def test_page_defaults_to_last_page() -> None:
     page = Page[int](items=[1, 2])
     assert page.next_cursor is None
     assert page.model_dump() == {"items": [1, 2], "next_cursor": None}
+
+
+class TestTypedCursors:
+    def test_date_cursor_round_trip_and_refusals(self) -> None:
+        assert date_cursor(encode_cursor("2026-03-12", "a1")) == (date(2026, 3, 12), "a1")
+        for bad in (encode_cursor("12/03/2026", "a1"), encode_cursor("2026-03-12")):
+            with pytest.raises(InvalidCursor):
+                date_cursor(bad)
+
+    def test_instant_cursor_needs_an_aware_instant(self) -> None:
+        at = datetime(2026, 3, 12, 8, 30, tzinfo=UTC)
+        assert instant_cursor(encode_cursor(at.isoformat(), "b2")) == (at, "b2")
+        for bad in ("2026-03-12T08:30:00", "soon"):
+            with pytest.raises(InvalidCursor):
+                instant_cursor(encode_cursor(bad, "b2"))
