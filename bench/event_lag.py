@@ -83,12 +83,10 @@ async def platform_lags(broker: DevBroker, tmp: Path) -> tuple[list[float], str]
         )
 
     async with databases(tmp) as (insurance_db, inspection_db, kind):
-        insurance = ServiceRuntime(
-            InsuranceSettings(
-                database_url=insurance_db, kafka_bootstrap_servers=broker.bootstrap, auth=auth
-            ),
-            InsuranceBase.metadata,
+        insurance_settings = InsuranceSettings(
+            database_url=insurance_db, kafka_bootstrap_servers=broker.bootstrap, auth=auth
         )
+        insurance = ServiceRuntime(insurance_settings, InsuranceBase.metadata)
         inspection = ServiceRuntime(
             InspectionSettings(
                 database_url=inspection_db,
@@ -124,7 +122,7 @@ async def platform_lags(broker: DevBroker, tmp: Path) -> tuple[list[float], str]
                 )
                 async with unit_of_work(insurance.session_factory, insurance.hooks) as session:
                     policy = await insurance_service.register_policy(
-                        session, insurance.outbox, insurer, data, today
+                        session, insurance.outbox, insurer, data, today, insurance_settings
                     )
                     policy_id = policy.id
                 committed[policy_id] = time.perf_counter()

@@ -39,6 +39,9 @@ def decode_cursor(cursor: str, arity: int) -> list[str | int]:
         raise InvalidCursor("cursor is malformed", field="cursor") from exc
     if not isinstance(value, list) or len(value) != arity:
         raise InvalidCursor("cursor does not belong to this listing", field="cursor")
+    # A key is compared in SQL, where PostgreSQL text cannot hold NUL (a 500, not a 422).
+    if any(isinstance(key, str) and "\x00" in key for key in value):
+        raise InvalidCursor("cursor is malformed", field="cursor")
     return value
 
 

@@ -14,7 +14,11 @@ from kernel.uscc import USCC
 
 @contract
 class EnterpriseRegisteredV1(EventContract):
-    """An enterprise entered the supervision registry."""
+    """An enterprise entered the supervision registry, or an officer completed its entry.
+
+    A completed entry is announced again with the real district and classification (an entry
+    created from another service's event starts with placeholders): consumers upsert by USCC.
+    """
 
     TYPE: ClassVar[str] = "inspection.enterprise.registered.v1"
 

@@ -42,3 +42,21 @@ class RiskAssessedV1(EventContract):
     risk_level: Literal["low", "medium", "high", "major"]
     assessed_on: date
     findings: str = Field(max_length=4000)
+
+
+@contract
+class PolicyEndedV1(EventContract):
+    """A policy stopped covering its enterprise: its term ran out or it was cancelled (退保).
+
+    `last_covered_on` is the last day of cover; consumers that track "insured until" move it
+    back to this day, and the insurer's services due after it are no longer owed.
+    """
+
+    TYPE: ClassVar[str] = "insurance.policy.ended.v1"
+
+    policy_id: str = Field(max_length=36)
+    policy_number: str = Field(max_length=64)
+    uscc: USCC
+    insurer_id: str = Field(max_length=64)
+    reason: Literal["expired", "cancelled"]
+    last_covered_on: date

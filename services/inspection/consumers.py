@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.consumer import Handlers
 from kernel.contracts.credit import CreditStandingChangedV1
-from kernel.contracts.insurance import PolicyActivatedV1, RiskAssessedV1
+from kernel.contracts.insurance import PolicyActivatedV1, PolicyEndedV1, RiskAssessedV1
 from kernel.contracts.permits import (
     LicenceIssuedV1,
     LicenceStatusChangedV1,
@@ -26,6 +26,13 @@ async def on_policy_activated(
     session: AsyncSession, event: PolicyActivatedV1, _envelope: EventEnvelope
 ) -> None:
     await service.record_policy_activated(session, _outbox, event)
+
+
+@handlers.on(PolicyEndedV1)
+async def on_policy_ended(
+    session: AsyncSession, event: PolicyEndedV1, _envelope: EventEnvelope
+) -> None:
+    await service.record_policy_ended(session, event)
 
 
 @handlers.on(PledgeVerificationRequestedV1)

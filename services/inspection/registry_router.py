@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from kernel.app import SessionDep
+from kernel.app import RuntimeDep, SessionDep
 from kernel.versioning import ExpectedVersion, check_version, etag
 from services.inspection import service
 from services.inspection.dependencies import OfficerDep, ReadableEnterprise
@@ -23,11 +23,14 @@ async def complete_registration(
     body: EnterpriseCreate,
     enterprise: ReadableEnterprise,
     session: SessionDep,
+    runtime: RuntimeDep,
     officer: OfficerDep,
     expected: ExpectedVersion,
 ) -> Response:
     check_version(enterprise.version, expected)
-    done = await service.complete_registration(session, enterprise, body, officer.key)
+    done = await service.complete_registration(
+        session, runtime.outbox, enterprise, body, officer.key
+    )
     view = enterprise_view(done)
     return Response(
         view.model_dump_json(),

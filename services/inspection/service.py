@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.contracts.credit import CreditStandingChangedV1
 from kernel.contracts.inspection import EnterpriseRegisteredV1
-from kernel.contracts.insurance import PolicyActivatedV1, RiskAssessedV1
+from kernel.contracts.insurance import PolicyActivatedV1, PolicyEndedV1, RiskAssessedV1
 from kernel.contracts.permits import LicenceIssuedV1, LicenceStatusChangedV1
 from kernel.db import utcnow
 from kernel.errors import Conflict, RuleViolated
@@ -84,6 +84,30 @@ async def record_policy_activated(
             enterprise.insurer_id = event.insurer_id
         enterprise.updated_at = now
     await session.flush()
+    return enterprise
+
+
+async def record_policy_ended(session: AsyncSession, event: PolicyEndedV1) -> Enterprise | None:
+    """A policy stopped covering the enterprise: "insured until" moves back to its last day.
+
+    The registry keeps one cover (the latest end and its insurer), so it moves back only when
+    that cover was this insurer's and ran past the policy's last covered day. An expiry never
+    moves it: a policy that ran its term has `last_covered_on` = its end, so a later date
+    belongs to another policy (a renewal signed early). An enterprise the registry does not
+    know is not entered: nothing about it is insured any more.
+    """
+    enterprise = await session.get(Enterprise, event.uscc)
+    if enterprise is None:
+        return None
+    if (
+        event.reason == "cancelled"
+        and enterprise.insurer_id == event.insurer_id
+        and enterprise.insured_until is not None
+        and enterprise.insured_until > event.last_covered_on
+    ):
+        enterprise.insured_until = event.last_covered_on
+        enterprise.updated_at = utcnow()
+        await session.flush()
     return enterprise
 
 
@@ -260,12 +284,18 @@ def is_insured(enterprise: Enterprise, today: date) -> bool:
 
 
 async def complete_registration(
-    session: AsyncSession, enterprise: Enterprise, data: EnterpriseCreate, actor: str
+    session: AsyncSession,
+    outbox: Outbox,
+    enterprise: Enterprise,
+    data: EnterpriseCreate,
+    actor: str,
 ) -> Enterprise:
     """An officer completes an entry that events created (name, district, classification).
 
     Only incomplete entries are completed this way: a complete entry's classification is an
-    officer's earlier decision and is not silently replaced through this path.
+    officer's earlier decision and is not silently replaced through this path. The completed
+    entry is announced again, so copies of the registry (insurance's coverage gaps) learn the
+    real district and sector instead of the placeholders events left.
     """
     if data.uscc != enterprise.uscc:
         raise RuleViolated("the body's USCC is not the entry's", code="uscc_mismatch", field="uscc")
@@ -282,5 +312,6 @@ async def complete_registration(
     enterprise.is_specialised = data.is_specialised
     enterprise.registered_by = actor
     enterprise.updated_at = utcnow()
+    await _announce(session, outbox, enterprise)
     await session.flush()
     return enterprise

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from kernel.settings import ServiceSettings
+from kernel.settings import AppEnv, ServiceSettings
 
 
 class InsuranceSettings(ServiceSettings):
@@ -15,8 +16,33 @@ class InsuranceSettings(ServiceSettings):
     )
 
     service_name: str = "insurance"
-    # Pending policies are activated when their start date arrives (Asia/Shanghai).
-    activation_check_seconds: float = 300.0
+    # Where to backfill missed events from (INSURANCE_SOURCE_URLS='{"inspection": "..."}'):
+    # hazards the government found and the supervision registry.
+    source_urls: dict[str, str] = Field(
+        default_factory=lambda: {"inspection": "http://127.0.0.1:8003"}
+    )
+    # Pending policies are activated, ended ones expired, whistle SLAs checked this often.
+    activation_check_seconds: float = Field(default=300.0, gt=0)
+    # 起保后一次风险评估: calendar days after the policy starts.
+    risk_assessment_days: int = Field(default=30, ge=1, le=180)
+    # 一企一策: the enterprise's own plan, calendar days after the policy starts.
+    one_plan_days: int = Field(default=60, ge=1, le=180)
+    # Help with a government-found hazard is due by its rectification deadline, or this many
+    # calendar days after it was found while that deadline is unknown.
+    hazard_assistance_days: int = Field(default=15, ge=1, le=90)
+    # 企业吹哨、保险报到: the insurer acknowledges within, and delivers within, these hours.
+    whistle_ack_hours: int = Field(default=24, ge=1, le=168)
+    whistle_delivery_hours: int = Field(default=72, ge=1, le=720)
+    whistle_check_seconds: float = Field(default=60.0, gt=0)
+    # Moves the business clock for rehearsals and end-to-end tests of month-long workflows (a
+    # service missed after its due date). Refused in production.
+    clock_offset_days: int = Field(default=0, ge=-3650, le=3650)
+
+    @model_validator(mode="after")
+    def _no_time_travel_in_production(self) -> InsuranceSettings:
+        if self.app_env is AppEnv.production and self.clock_offset_days:
+            raise ValueError("INSURANCE_CLOCK_OFFSET_DAYS must be 0 in production")
+        return self
 
 
 @lru_cache

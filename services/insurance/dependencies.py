@@ -1,20 +1,140 @@
-"""Insurance request dependencies."""
+"""Insurance request dependencies: the business clock, roles, object-level access."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import Depends
+import orjson
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 
-from kernel.app import SessionDep
+from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role, require_roles
+from kernel.db import utcnow
 from kernel.errors import Forbidden, NotFound
-from services.insurance.models import Policy
+from kernel.settings import ServiceSettings
+from kernel.workdays import shanghai_today
+from services.insurance.config import InsuranceSettings
+from services.insurance.models import Insurer, Policy
 from services.insurance.repository import PolicyRepository
 
-InsurerDep = Annotated[Principal, Depends(require_roles(Role.insurer))]
 
-_READERS = frozenset({Role.officer, Role.leader, Role.admin})
+def clock_offset(settings: ServiceSettings) -> timedelta:
+    """The rehearsal offset of the business clock (always zero in production)."""
+    days = settings.clock_offset_days if isinstance(settings, InsuranceSettings) else 0
+    return timedelta(days=days)
+
+
+def business_date(settings: ServiceSettings) -> date:
+    """The business date in Asia/Shanghai under the settings' clock offset."""
+    return shanghai_today() + clock_offset(settings)
+
+
+def business_instant(settings: ServiceSettings) -> datetime:
+    """The current instant (UTC) under the settings' clock offset."""
+    return utcnow() + clock_offset(settings)
+
+
+def business_today(runtime: RuntimeDep) -> date:
+    """Today's business date: one clock for every route, so tests move it once."""
+    return business_date(runtime.settings)
+
+
+def business_now(runtime: RuntimeDep) -> datetime:
+    """The current instant for SLA clocks in hours; tests override it like the date."""
+    return business_instant(runtime.settings)
+
+
+TodayDep = Annotated[date, Depends(business_today)]
+NowDep = Annotated[datetime, Depends(business_now)]
+
+BUREAU = frozenset({Role.officer, Role.leader, Role.admin})
+
+InsurerDep = Annotated[Principal, Depends(require_roles(Role.insurer))]
+BureauDep = Annotated[Principal, Depends(require_roles(Role.officer, Role.leader, Role.admin))]
+AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
+EnterpriseDep = Annotated[Principal, Depends(require_roles(Role.enterprise))]
+
+
+async def registered_insurer(insurer: InsurerDep, session: SessionDep) -> Insurer:
+    """The calling insurer's registration: an unregistered or suspended client may not act."""
+    row = await session.get(Insurer, insurer.subject)
+    if row is None:
+        raise Forbidden(
+            f"insurer {insurer.subject!r} is not registered with the bureau",
+            code="insurer_not_registered",
+        )
+    if row.status != "active":
+        raise Forbidden(
+            f"insurer {insurer.subject!r} is suspended: {row.status_reason or 'no reason given'}",
+            code="insurer_suspended",
+        )
+    return row
+
+
+RegisteredInsurer = Annotated[Insurer, Depends(registered_insurer)]
+
+
+# PostgreSQL text cannot hold U+0000: a NUL reaching a query or a row is a database error (a
+# 500), so it is refused as a validation error naming the field, on every database alike.
+NUL = "\x00"
+_NUL_RULE = "string_nul_character"
+
+
+def _nul_error(where: str, *loc: str | int) -> dict[str, Any]:
+    return {
+        "loc": (where, *loc),
+        "type": _NUL_RULE,
+        "msg": "the text contains a NUL character (U+0000)",
+    }
+
+
+def _nul_in(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """Where in a parsed JSON value a string (or an object key) holds a NUL, if anywhere."""
+    if isinstance(value, str):
+        return loc if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = (*loc, key) if NUL in key else _nul_in(item, (*loc, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_in(item, (*loc, index))
+            if found is not None:
+                return found
+    return None
+
+
+async def reject_nul_characters(request: Request) -> None:
+    """Rule `no_nul_characters`: no path segment, query value or body string holds U+0000."""
+    for name, value in request.path_params.items():
+        if NUL in str(value):
+            raise RequestValidationError([_nul_error("path", name)])
+    for name, value in request.query_params.multi_items():
+        if NUL in name or NUL in value:
+            raise RequestValidationError([_nul_error("query", name)])
+    body = await request.body()
+    # A JSON body can only carry a NUL escaped; a raw one is malformed JSON, refused later.
+    if b"\\u0000" not in body:
+        return
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return  # the body validation that follows reports malformed JSON
+    loc = _nul_in(parsed, ())
+    if loc is not None:
+        raise RequestValidationError([_nul_error("body", *loc)])
+
+
+def may_read_policy(principal: Principal, policy: Policy) -> bool:
+    """The bureau, the policy's insurer and its enterprise may read it and its schedule."""
+    return (
+        principal.role in BUREAU
+        or (principal.role is Role.insurer and principal.subject == policy.insurer_id)
+        or (principal.role is Role.enterprise and principal.subject == policy.uscc)
+    )
 
 
 async def readable_policy(
@@ -24,12 +144,7 @@ async def readable_policy(
     policy = await PolicyRepository(session).get(policy_id)
     if policy is None:
         raise NotFound(f"policy {policy_id} not found", code="policy_not_found")
-    allowed = (
-        principal.role in _READERS
-        or (principal.role is Role.insurer and principal.subject == policy.insurer_id)
-        or (principal.role is Role.enterprise and principal.subject == policy.uscc)
-    )
-    if not allowed:
+    if not may_read_policy(principal, policy):
         raise Forbidden(
             "this policy belongs to another insurer or enterprise", code="policy_not_yours"
         )

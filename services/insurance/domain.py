@@ -11,7 +11,84 @@ from enum import StrEnum
 class PolicyStatus(StrEnum):
     pending = "pending"  # registered, not yet in force
     active = "active"
-    expired = "expired"
+    expired = "expired"  # its term ran out
+    cancelled = "cancelled"  # ended early (退保) on `cancelled_on`
+
+
+class RiskLevel(StrEnum):
+    """An insurer's assessed risk level (风险等级), low to major."""
+
+    low = "low"
+    medium = "medium"
+    high = "high"
+    major = "major"
+
+
+class CustomService(StrEnum):
+    """The 3 custom services (定制3项) a policy may contract."""
+
+    one_plan = "one_plan"  # 一企一策: one prevention plan for this enterprise
+    remote_guidance = "remote_guidance"  # 24小时远程指导
+    onsite_staff = "onsite_staff"  # 驻厂驻点
+
+
+class ObligationKind(StrEnum):
+    """What an insurer owes under a policy: the 6 mandatory services and the 3 custom ones."""
+
+    risk_assessment = "risk_assessment"  # 起保后一次风险评估
+    key_check = "key_check"  # 每季度一次重点排查
+    full_check = "full_check"  # 每半年一次起底式大检查
+    training = "training"  # 每年两次全员培训
+    hazard_assistance = "hazard_assistance"  # 协助整改政府部门发现的隐患
+    graded_service = "graded_service"  # 分类分级提供服务
+    one_plan = "one_plan"
+    remote_guidance = "remote_guidance"
+    onsite_staff = "onsite_staff"
+
+    @property
+    def mandatory(self) -> bool:
+        return self.value not in CustomService.__members__
+
+
+class ObligationStatus(StrEnum):
+    open = "open"  # owed; overdue once its due date has passed
+    delivered = "delivered"  # the insurer pushed a record for it
+    verified = "verified"  # the bureau checked the record and accepted it
+    withdrawn = "withdrawn"  # no longer owed (policy cancelled, risk level lowered)
+
+
+class ObligationRuleViolated(ValueError):
+    """A transition the obligation's state does not allow; `code` names the rule."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_deliverable(status: ObligationStatus, window_start: date, delivered_on: date) -> None:
+    """Rule `obligation_deliverable`: only an open obligation, on or after its window opens."""
+    if status is not ObligationStatus.open:
+        raise ObligationRuleViolated(
+            "obligation_not_open", f"this obligation is {status.value}, not open"
+        )
+    if delivered_on < window_start:
+        raise ObligationRuleViolated(
+            "delivered_before_window",
+            f"this obligation's window opens on {window_start.isoformat()}",
+        )
+
+
+def check_verifiable(status: ObligationStatus) -> None:
+    """Rule `obligation_verifiable`: the bureau verifies or rejects only a delivered record."""
+    if status is not ObligationStatus.delivered:
+        raise ObligationRuleViolated(
+            "obligation_not_delivered", f"this obligation is {status.value}, not delivered"
+        )
+
+
+def is_overdue(status: ObligationStatus, due_on: date, today: date) -> bool:
+    """Rule `obligation_overdue`: still open after its due date (the due day itself is in time)."""
+    return status is ObligationStatus.open and today > due_on
 
 
 class PolicyRuleViolated(ValueError):

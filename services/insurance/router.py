@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from kernel.app import RuntimeDep, SessionDep
-from kernel.auth import CurrentPrincipal, Role
+from kernel.auth import CurrentPrincipal, Principal, Role, require_roles
 from kernel.errors import Forbidden
 from kernel.idempotency import IdempotencyKey, run_idempotent
 from kernel.pagination import Page, decode_cursor, encode_cursor
 from kernel.uscc import USCC
-from kernel.workdays import shanghai_today
 from services.insurance import service
-from services.insurance.dependencies import InsurerDep, ReadablePolicy
+from services.insurance.config import InsuranceSettings
+from services.insurance.dependencies import InsurerDep, ReadablePolicy, RegisteredInsurer, TodayDep
 from services.insurance.repository import PolicyRepository
-from services.insurance.schemas import PolicyCreate, PolicyRead
+from services.insurance.schemas import PolicyCancellation, PolicyCreate, PolicyRead
 
 router = APIRouter(prefix="/policies", tags=["policies"])
 
@@ -26,23 +26,67 @@ router = APIRouter(prefix="/policies", tags=["policies"])
     "",
     status_code=201,
     response_model=PolicyRead,
-    summary="Register a policy (insurer systems); in force today → activated at once",
+    summary="Register a policy (registered insurers); in force today → activated and scheduled",
+    description="403 `insurer_not_registered` / `insurer_suspended` for an insurer the bureau "
+    "has not registered or has suspended. Activation generates the 6+3 schedule (rule pack "
+    "qd-6+3/2) and announces insurance.policy.activated.v1.",
 )
 async def register_policy(
     body: PolicyCreate,
     session: SessionDep,
     runtime: RuntimeDep,
     insurer: InsurerDep,
+    _registered: RegisteredInsurer,
+    today: TodayDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
+    settings = runtime.settings
+    assert isinstance(settings, InsuranceSettings)
+
     async def act() -> PolicyRead:
         policy = await service.register_policy(
-            session, runtime.outbox, insurer, body, shanghai_today()
+            session, runtime.outbox, insurer, body, today, settings
         )
         return PolicyRead.model_validate(policy)
 
     return await run_idempotent(
         session, runtime.tables, insurer, idempotency_key, "POST /policies", body, act
+    )
+
+
+@router.post(
+    "/{policy_id}/cancellation",
+    response_model=PolicyRead,
+    summary="Cancel a policy (退保) from its last covered day (its insurer, or an admin)",
+    description="`cancelled_on` is today or later and within the term (422 "
+    "`cancellation_backdated` / `cancellation_after_term`). Open services due after it are "
+    "withdrawn; effective today, the policy ends now (insurance.policy.ended.v1), later, in "
+    "the life-cycle pass. 409 `policy_ended` / `policy_cancellation_pending`.",
+)
+async def cancel_policy(
+    policy_id: Annotated[str, Path(max_length=36)],
+    body: PolicyCancellation,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: Annotated[Principal, Depends(require_roles(Role.insurer, Role.admin))],
+    today: TodayDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def act() -> PolicyRead:
+        policy = await service.cancel_policy(
+            session, runtime.outbox, principal, policy_id, body, today
+        )
+        return PolicyRead.model_validate(policy)
+
+    return await run_idempotent(
+        session,
+        runtime.tables,
+        principal,
+        idempotency_key,
+        f"POST /policies/{policy_id}/cancellation",
+        body,
+        act,
+        status_code=200,
     )
 
 

@@ -131,6 +131,14 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "coverage_amount": "5000000.00",
         "premium": "18000.00",
     },
+    "insurance.policy.ended.v1": {
+        "policy_id": "9f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+        "policy_number": "AQ-2026-0001",
+        "uscc": USCC,
+        "insurer_id": "PICC-QD",
+        "reason": "cancelled",
+        "last_covered_on": "2026-07-15",
+    },
     "permits.item.published.v1": {
         "code": "370200-AQ-001",
         "version": 2,

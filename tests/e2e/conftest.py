@@ -126,6 +126,8 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         "INSPECTION_KAFKA_TIMEOUT_SECONDS": "3",
         "INSURANCE_KAFKA_TIMEOUT_SECONDS": "3",
         "INSURANCE_RELAY_POLL_SECONDS": "0.2",
+        "INSURANCE_SOURCE_URLS": json.dumps({"inspection": urls["inspection"]}),
+        "INSURANCE_CONSUMER_SWEEP_SECONDS": "2",
     }
     for service in SERVICES:
         env[f"{service.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{root / (service + '.db')}"

@@ -16,6 +16,24 @@ from tests.support.builders import policy_body
 pytestmark = pytest.mark.e2e
 
 
+def register_insurer(suite: Suite, insurer_id: str = "PICC-QD") -> None:
+    """The bureau's admin registers the insurer before it may register policies."""
+    r = httpx.post(
+        f"{suite.gateway}/api/insurance/insurers",
+        json={
+            "id": insurer_id,
+            "name": "中国人民财产保险股份有限公司青岛市分公司",
+            "uscc": make_uscc(59_001),
+            "contact_name": "张经理",
+            "contact_phone": "0532-80000000",
+        },
+        headers=suite.token("admin", "e2e-admin"),
+        timeout=10,
+    )
+    # Another test of this module's suite may have registered it already.
+    assert r.status_code == 201 or r.json().get("code") == "insurer_exists", r.text
+
+
 def registry_entry(suite: Suite, n: int, timeout: float = 60.0) -> dict[str, Any]:
     url = f"{suite.gateway}/api/inspection/enterprises/{make_uscc(50_000 + n)}"
     deadline = time.monotonic() + timeout
@@ -54,6 +72,7 @@ def test_gateway_reports_every_upstream_healthy(suite: Suite) -> None:
 
 def test_policy_crosses_kafka_into_the_registry(suite: Suite) -> None:
     wait_healthy(suite)
+    register_insurer(suite)
     r = httpx.post(
         f"{suite.gateway}/api/insurance/policies",
         json=policy_body(50_000 + 1, sector="gas_station"),
@@ -69,6 +88,7 @@ def test_policy_crosses_kafka_into_the_registry(suite: Suite) -> None:
 
 def test_malformed_uscc_is_422_through_the_gateway(suite: Suite) -> None:
     wait_healthy(suite)
+    register_insurer(suite)
     body = policy_body(50_002, uscc="91370200MA3C1234OX")
     r = httpx.post(
         f"{suite.gateway}/api/insurance/policies",
@@ -89,6 +109,7 @@ def test_malformed_uscc_is_422_through_the_gateway(suite: Suite) -> None:
 
 def test_broker_outage_and_data_loss_lose_no_event(suite: Suite) -> None:
     wait_healthy(suite)
+    register_insurer(suite)
     registry_entry(suite, 1)  # the earlier event has been applied
     before = applied_count(suite)
     suite.broker.stop()

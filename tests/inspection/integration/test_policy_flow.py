@@ -7,6 +7,7 @@ its broker so that topics and consumer-group offsets never leak between tests.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from kernel.app import ServiceRuntime
 from kernel.auth.dev import DevIssuer
+from kernel.db import utcnow
 from kernel.devbroker import DevBroker
 from kernel.settings import AuthSettings
 from kernel.uscc import make_uscc
@@ -26,6 +28,7 @@ from services.inspection.config import InspectionSettings
 from services.inspection.main import create_app as create_inspection
 from services.insurance.config import InsuranceSettings
 from services.insurance.main import create_app as create_insurance
+from services.insurance.models import Insurer
 from tests.support import bearer, eventually, running, serving
 from tests.support.builders import policy_body
 
@@ -34,6 +37,24 @@ from tests.support.builders import policy_body
 def own_broker() -> Iterator[DevBroker]:
     with DevBroker() as broker:
         yield broker
+
+
+async def register_insurer(runtime: ServiceRuntime, insurer_id: str) -> None:
+    """The bureau registers the insurer before it may register policies."""
+    async with runtime.session_factory() as session, session.begin():
+        session.add(
+            Insurer(
+                id=insurer_id,
+                name="中国人民财产保险股份有限公司青岛市分公司",
+                uscc=make_uscc(9_001),
+                contact_name="张经理",
+                contact_phone="0532-80000000",
+                status="active",
+                registered_at=utcnow(),
+                registered_by="admin:seed",
+                updated_at=utcnow(),
+            )
+        )
 
 
 @dataclass
@@ -97,6 +118,7 @@ async def suite(
     )
     insurance_app = create_insurance(insurance_settings)
     async with serving(insurance_app) as insurance_url:
+        await register_insurer(insurance_app.state.runtime, "PICC-QD")
         inspection_settings = InspectionSettings(
             database_url=await make_database_url(kind),
             kafka_bootstrap_servers=own_broker.bootstrap,
@@ -147,7 +169,7 @@ async def test_writes_succeed_with_broker_down_and_apply_once_after(suite: Suite
     assert pending == 3
     suite.broker.start()
     for n in (11, 12, 13):
-        await eventually(lambda n=n: suite.registry_entry(n), timeout=40)
+        await eventually(functools.partial(suite.registry_entry, n), timeout=40)
     assert await suite.inbox_count() == 3
 
 

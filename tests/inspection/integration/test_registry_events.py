@@ -311,6 +311,24 @@ class TestRegistryReads:
         assert (view["is_complete"], view["district"], view["tier"]) == (True, "黄岛区", "key")
         assert view["credit_standing"] == "blacklisted"
         assert done.headers["ETag"] == f'"{view["version"]}"'
+        # Announced again with the completed entry, so registry copies drop the placeholders.
+        announced = await inspection.announced()
+        assert announced.count("inspection.enterprise.registered.v1") == 2
+        outbox = inspection.runtime.tables.outbox
+        async with inspection.runtime.session_factory() as session:
+            last = (
+                await session.execute(
+                    sa.select(outbox.c.data)
+                    .where(outbox.c.type == "inspection.enterprise.registered.v1")
+                    .order_by(outbox.c.id.desc())
+                )
+            ).first()
+        assert last is not None
+        assert (last.data["district"], last.data["sector"], last.data["tier"]) == (
+            "黄岛区",
+            "hazardous_chemicals",
+            "key",
+        )
         again = await inspection.client.put(url, json=completion, headers=officer)
         assert (again.status_code, again.json()["code"]) == (409, "enterprise_complete")
         entry = await inspection.entry()
