@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 ROLE ?= officer
 SUB ?=
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist, one test file at a time each; see tests/conftest.py).
+# PYTEST_WORKERS=0 runs everything in one process (for --pdb, or to compare timings).
+PYTEST_WORKERS ?= 2
 
 .PHONY: install run test bench lint token migrate clean
 
@@ -25,7 +28,7 @@ run: $(STAMP)
 	$(PY) -m deploy.devrun
 
 test: $(STAMP)
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; fi; exit $$rc
 
 bench: $(STAMP)

@@ -14,6 +14,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from kernel.db import make_engine
@@ -40,8 +42,64 @@ def alembic_config(service: str, database_url: str) -> Config:
 
 
 def upgrade(service: str, database_url: str, revision: str = "head") -> None:
-    """Apply `service`'s migrations up to `revision` (blocking: call from a thread)."""
+    """Apply `service`'s migrations up to `revision` (blocking: call from a thread).
+
+    A database already at the single head is left alone without loading Alembic's
+    environment and every revision file: each service checks this at every start.
+    """
+    if revision == "head" and _at_head(service, database_url):
+        return
     command.upgrade(alembic_config(service, database_url), revision)
+
+
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+# service -> (its revision files when last read, its head revisions then)
+_heads_seen: dict[str, tuple[Fingerprint, tuple[str, ...]]] = {}
+
+
+def _fingerprint(folder: Path) -> Fingerprint:
+    files = []
+    for path in sorted(folder.glob("*.py")):
+        stat = path.stat()
+        files.append((path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(files)
+
+
+def script_heads(service: str) -> tuple[str, ...]:
+    """`service`'s head revisions, read again whenever a revision file changes."""
+    fingerprint = _fingerprint(migrations_dir(service) / "versions")
+    seen = _heads_seen.get(service)
+    if seen is None or seen[0] != fingerprint:
+        script = ScriptDirectory.from_config(alembic_config(service, ""))
+        seen = (fingerprint, tuple(sorted(script.get_heads())))
+        _heads_seen[service] = seen
+    return seen[1]
+
+
+def current_heads(database_url: str) -> tuple[str, ...]:
+    """The revisions recorded in the database's version table (empty if none)."""
+
+    def read(connection: Connection) -> tuple[str, ...]:
+        return MigrationContext.configure(connection).get_current_heads()
+
+    async def main() -> tuple[str, ...]:
+        engine = make_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(read)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _at_head(service: str, database_url: str) -> bool:
+    try:
+        heads = script_heads(service)
+        return len(heads) == 1 and current_heads(database_url) == heads
+    except Exception:
+        return False  # let Alembic itself report whatever is wrong
 
 
 def run_env(target_metadata: sa.MetaData) -> None:

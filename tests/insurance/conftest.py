@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,15 +14,13 @@ from fastapi import FastAPI
 
 from kernel.app import ServiceRuntime
 from kernel.auth.dev import DevIssuer
-from kernel.db import utcnow
 from kernel.devbroker import DevBroker
 from kernel.settings import AuthSettings
-from kernel.uscc import make_uscc
 from services.insurance.config import InsuranceSettings
 from services.insurance.dependencies import business_now, business_today
 from services.insurance.main import create_app
-from services.insurance.models import Insurer
 from tests.support import bearer, running
+from tests.support.seed import seed_insurer
 
 # The business date tests start from: a Monday in a year the official calendar knows.
 TODAY = date(2026, 3, 16)
@@ -55,22 +52,7 @@ class InsuranceApi:
 
     async def register_insurer(self, insurer_id: str, name: str | None = None) -> None:
         """Register an insurer the way the admin endpoint would, directly in the table."""
-        async with self.runtime.session_factory() as session, session.begin():
-            # A stable, well-spread seed: distinct ids (anagrams too) get distinct USCCs.
-            n = 800_000_000 + zlib.crc32(insurer_id.encode()) % 100_000_000
-            session.add(
-                Insurer(
-                    id=insurer_id,
-                    name=name or f"{insurer_id} 财产保险股份有限公司青岛市分公司",
-                    uscc=make_uscc(n),
-                    contact_name="张经理",
-                    contact_phone="0532-80000000",
-                    status="active",
-                    registered_at=utcnow(),
-                    registered_by="admin:seed",
-                    updated_at=utcnow(),
-                )
-            )
+        await seed_insurer(self.runtime, insurer_id, name)
 
     async def count(self, table: Any) -> int:
         async with self.runtime.session_factory() as session:

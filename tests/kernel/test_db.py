@@ -32,6 +32,7 @@ from services.insurance.models import Base, Policy
 from tests.kernel.conftest import KernelDB
 from tests.support import bearer, running, serving
 from tests.support.builders import policy_body
+from tests.support.seed import seed_insurer
 
 SHANGHAI = timezone(timedelta(hours=8))
 USCC = make_uscc(9100)
@@ -270,9 +271,11 @@ async def insurance(
     database_url: str, broker: DevBroker, auth_settings: AuthSettings
 ) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceRuntime]]:
     async with running(create_app(settings_for(database_url, broker, auth_settings))) as pair:
+        await seed_insurer(pair[1], "PICC-QD")
         yield pair
 
 
+@pytest.mark.database("insurance")
 class TestRequestCommitPoint:
     async def test_created_record_is_visible_to_a_new_session_at_once(
         self, insurance: tuple[httpx.AsyncClient, ServiceRuntime], issuer: DevIssuer
@@ -390,6 +393,7 @@ def probe_app(settings: InsuranceSettings) -> Any:
     )
 
 
+@pytest.mark.database("insurance")
 class TestSessionDependency:
     async def test_exception_after_writing_persists_nothing(
         self, probe_settings: InsuranceSettings

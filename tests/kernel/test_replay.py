@@ -20,6 +20,10 @@ from services.insurance.config import InsuranceSettings
 from services.insurance.main import create_app
 from tests.support import bearer, eventually, free_port, running, serving
 from tests.support.builders import policy_body
+from tests.support.seed import seed_insurer
+
+# Every database here is the insurance service's, whose relay and replay endpoint are tested.
+pytestmark = pytest.mark.database("insurance")
 
 N_POLICIES = 5
 
@@ -70,6 +74,7 @@ async def source(
     """The insurance service with its relay on, after five policies were published."""
     app = create_app(relay_settings(database_url, broker.bootstrap, auth_settings))
     async with running(app) as (client, runtime):
+        await seed_insurer(runtime, "PICC-QD")
         ids = [await register(client, issuer, n) for n in range(1, N_POLICIES + 1)]
         await eventually(lambda: all_sequenced(runtime, N_POLICIES, published=True))
         yield client, runtime, ids
@@ -228,6 +233,7 @@ async def test_sequenced_but_unpublished_events_are_served(
     dead = f"127.0.0.1:{free_port()}"
     app = create_app(relay_settings(database_url, dead, auth_settings))
     async with running(app) as (client, runtime):
+        await seed_insurer(runtime, "PICC-QD")
         for n in (1, 2, 3):
             await register(client, issuer, n)
         rows = await eventually(lambda: all_sequenced(runtime, 3, published=False))
@@ -243,6 +249,7 @@ async def test_unsequenced_events_are_not_served_yet(
     settings = relay_settings(database_url, broker.bootstrap, auth_settings)
     settings.relay_enabled = False
     async with running(create_app(settings)) as (client, runtime):
+        await seed_insurer(runtime, "PICC-QD")
         await register(client, issuer, 1)
         assert len(await outbox_rows(runtime)) == 1
         body = (await client.get("/events", headers=replay_headers(issuer))).json()
@@ -260,6 +267,7 @@ class TestReplayClient:
         app = create_app(relay_settings(database_url, broker.bootstrap, auth_settings))
         async with serving(app) as base:
             runtime: ServiceRuntime = app.state.runtime
+            await seed_insurer(runtime, "PICC-QD")
             async with httpx.AsyncClient(base_url=base) as http:
                 ids = [await register(http, issuer, n) for n in range(1, 4)]
             await eventually(lambda: all_sequenced(runtime, 3, published=True))
