@@ -179,12 +179,15 @@ async def _assist(
 async def hazard_assistance_for(
     session: AsyncSession, hazard: Hazard, assistance_days: int, now: datetime
 ) -> list[Obligation]:
-    """Help owed with a government-found hazard by every policy active on the day it was found."""
+    """Help owed with a government-found hazard by every policy in force that covers the day it
+    was found or starts while it is unrectified: the same rule activation applies to the hazards
+    already on file, so the outcome does not depend on whether the event arrives before or
+    after the policy's activation."""
     created = []
     for policy in await PolicyRepository(session).lock_current_of(hazard.uscc):
-        if policy.status != PolicyStatus.active.value or not (
-            policy.starts_on <= hazard.found_on <= last_covered_day(policy)
-        ):
+        if policy.status != PolicyStatus.active.value or hazard.found_on > last_covered_day(policy):
+            continue
+        if hazard.rectified_on is not None and hazard.rectified_on < policy.starts_on:
             continue
         obligation = await _assist(session, policy, hazard, assistance_days, now)
         if obligation is not None:

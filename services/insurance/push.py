@@ -42,9 +42,12 @@ from services.insurance.push_domain import (
     check_assistance_kind,
     check_not_future,
     check_policy_accepts_pushes,
+    check_policy_accepts_records,
     check_service_record_counts,
     check_service_record_kind,
+    check_within_cover,
     check_within_policy,
+    last_covered_on,
 )
 from services.insurance.push_schemas import (
     HazardAssistanceCreate,
@@ -104,6 +107,13 @@ def _accepting(policy: Policy) -> None:
         raise Conflict(str(exc), code=exc.code, policy_status=policy.status) from exc
 
 
+def _recording(policy: Policy) -> None:
+    try:
+        check_policy_accepts_records(PolicyStatus(policy.status))
+    except PolicyNotActive as exc:
+        raise Conflict(str(exc), code=exc.code, policy_status=policy.status) from exc
+
+
 def _deliverable(obligation: Obligation, day: date, field: str) -> None:
     try:
         check_deliverable(ObligationStatus(obligation.status), obligation.window_start, day)
@@ -117,6 +127,7 @@ def _check_dates(day: date, today: date, policy: Policy, field: str) -> None:
     try:
         check_not_future(day, today, field)
         check_within_policy(day, policy.starts_on, field)
+        check_within_cover(day, last_covered_on(policy.ends_on, policy.cancelled_on), field)
     except PushRuleViolated as exc:
         raise _rule(exc) from exc
 
@@ -139,7 +150,7 @@ async def push_service_record(
     """Record a delivered service and close its obligation (checks, training, graded, 3 custom)."""
     obligation = await _own_obligation(session, insurer, data.obligation_id)
     policy = await _policy_of(session, obligation)
-    _accepting(policy)
+    _recording(policy)
     kind = ObligationKind(obligation.kind)
     try:
         check_service_record_kind(kind)
@@ -269,7 +280,7 @@ async def push_hazard_assistance(
     """Report help given with a government-found hazard and close that assistance obligation."""
     obligation = await _own_obligation(session, insurer, data.obligation_id)
     policy = await _policy_of(session, obligation)
-    _accepting(policy)
+    _recording(policy)
     try:
         check_assistance_kind(ObligationKind(obligation.kind))
     except PushRuleViolated as exc:

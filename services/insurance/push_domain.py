@@ -40,9 +40,34 @@ class PolicyNotActive(ValueError):
 
 
 def check_policy_accepts_pushes(status: PolicyStatus) -> None:
-    """Rule `policy_accepts_pushes`: a pending, expired or cancelled policy takes no records."""
+    """Rule `policy_accepts_pushes`: a risk assessment (which re-plans the graded service
+    for the rest of the term) is taken only while the policy is in force."""
     if status is not PolicyStatus.active:
         raise PolicyNotActive(status)
+
+
+def check_policy_accepts_records(status: PolicyStatus) -> None:
+    """Rule `policy_accepts_records`: a service given under a policy may still be recorded
+    after the policy ended (the last quarter's check and the second training fall due on its
+    last day, and the report follows); a policy not yet in force has nothing to record."""
+    if status is PolicyStatus.pending:
+        raise PolicyNotActive(status)
+
+
+def last_covered_on(ends_on: date, cancelled_on: date | None) -> date:
+    """The policy's last covered day: its end, or an earlier cancellation's effective day."""
+    return min(ends_on, cancelled_on) if cancelled_on is not None else ends_on
+
+
+def check_within_cover(day: date, last_covered: date, field: str) -> None:
+    """Rule `date_within_cover`: no service is owed, so none recorded, after the last
+    covered day."""
+    if day > last_covered:
+        raise PushRuleViolated(
+            field,
+            "date_after_cover",
+            f"{field} {day.isoformat()} is after the policy's last covered day ({last_covered})",
+        )
 
 
 def check_not_future(day: date, today: date, field: str) -> None:

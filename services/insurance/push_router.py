@@ -31,8 +31,11 @@ _PUSH_RULES = (
     """
 Only a registered, active insurer may push (403 `insurer_not_registered` /
 `insurer_suspended`), and only for its own policies and obligations (403 `policy_not_yours` /
-`obligation_not_yours`; an unknown id is 404), while the policy is active (409
-`policy_not_active`). Dates may not be after today nor before the policy or obligation window.
+`obligation_not_yours`; an unknown id is 404). A risk assessment needs the policy in force
+(409 `policy_not_active`); a service record or assistance report may follow the end of the
+policy, for a service given while it covered the enterprise. Dates may not be after today,
+before the policy or obligation window, nor after the last covered day (422
+`date_after_cover`).
 Send an `Idempotency-Key`: a retry with the same key and body returns the first answer byte for
 byte, receipt included; the same key with another body is 422 `idempotency_key_reused`.
 

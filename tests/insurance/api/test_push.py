@@ -96,6 +96,17 @@ class Push:
             assert policy is not None
             policy.status = status
 
+    async def end_policy(self, policy_id: str, status: str, *, last_covered: date) -> None:
+        """End the policy as the life-cycle pass would: expired on, or cancelled from, a day."""
+        async with self.api.runtime.session_factory() as session, session.begin():
+            policy = await session.get(Policy, policy_id)
+            assert policy is not None
+            policy.status = status
+            if status == "cancelled":
+                policy.cancelled_on = last_covered
+            else:
+                policy.ends_on = last_covered
+
     async def hazard_obligation(self, policy: dict[str, Any], found_on: date) -> Obligation:
         """A government-found hazard and the help it puts on the policy, as the consumer does."""
         hazard = Hazard(
@@ -356,14 +367,29 @@ class TestServiceRecord:
         assert body["obligation_status"] == "delivered"
         assert await push.api.count(ServiceRecord) == 1
 
-    @pytest.mark.parametrize("status", ["expired", "cancelled"])
-    async def test_a_policy_not_in_force_takes_no_records(self, push: Push, status: str) -> None:
+    async def test_a_service_given_under_cover_is_recorded_after_the_policy_ended(
+        self, push: Push
+    ) -> None:
         policy = await push.policy()
         check = await push.obligation(policy["id"], "key_check")
-        await push.set_policy_status(policy["id"], status)
+        await push.end_policy(policy["id"], "cancelled", last_covered=date(2026, 3, 15))
+        r = await push.post(
+            "/insurer/service-records", record_body(check.id, delivered_on="2026-03-15")
+        )
+        assert r.status_code == 201, r.text
+        assert (await push.get(Obligation, check.id)).status == "delivered"
+
+    @pytest.mark.parametrize("status", ["expired", "cancelled"])
+    async def test_no_service_is_recorded_after_the_last_covered_day(
+        self, push: Push, status: str
+    ) -> None:
+        policy = await push.policy()
+        check = await push.obligation(policy["id"], "key_check")
+        await push.end_policy(policy["id"], status, last_covered=date(2026, 3, 15))
         r = await push.post("/insurer/service-records", record_body(check.id))
-        body = problem(r, 409, "policy_not_active")
-        assert body["policy_status"] == status
+        body = problem(r, 422, "date_after_cover", "delivered_on")
+        assert "2026-03-15" in body["detail"]
+        assert (await push.get(Obligation, check.id)).status == "open"
         await push.nothing_pushed()
 
 
@@ -644,9 +670,9 @@ class TestHazardAssistance:
         problem(r, 403, "obligation_not_yours", "obligation_id")
         r = await push.post("/insurer/hazard-assistance", assistance_body(str(uuid.uuid4())))
         problem(r, 404, "obligation_not_found")
-        await push.set_policy_status(policy["id"], "cancelled")
+        await push.end_policy(policy["id"], "cancelled", last_covered=date(2026, 3, 15))
         r = await push.post("/insurer/hazard-assistance", assistance_body(help_.id))
-        problem(r, 409, "policy_not_active")
+        problem(r, 422, "date_after_cover", "assisted_on")
         await push.nothing_pushed()
 
 

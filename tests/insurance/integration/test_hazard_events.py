@@ -200,6 +200,17 @@ class TestHazardFound:
             ("hz-1", date(2026, 3, 10), date(2026, 3, 30))
         ]
 
+    async def test_a_late_event_gives_the_same_help_as_one_before_activation(
+        self, api: InsuranceApi
+    ) -> None:
+        # Found before the cover started, announced after the policy was activated: the help
+        # is owed as if the event had come first (see the test above).
+        await register(api, starts_on="2026-03-10", ends_on="2027-03-09")
+        await apply(api, found("hz-1", on=date(2026, 3, 2), rectify_by=date(2026, 3, 30)))
+        assert [(r[2], r[4], r[5]) for r in await assistance(api)] == [
+            ("hz-1", date(2026, 3, 10), date(2026, 3, 30))
+        ]
+
     async def test_pending_policy_gets_it_at_activation(self, api: InsuranceApi) -> None:
         await register(api, starts_on="2026-04-01", ends_on="2027-03-31")
         await apply(api, found("hz-1"))

@@ -14,9 +14,12 @@ from services.insurance.push_domain import (
     check_assistance_kind,
     check_not_future,
     check_policy_accepts_pushes,
+    check_policy_accepts_records,
     check_service_record_counts,
     check_service_record_kind,
+    check_within_cover,
     check_within_policy,
+    last_covered_on,
 )
 
 D = date(2026, 3, 16)
@@ -146,3 +149,26 @@ class TestAssessmentOrder:
         with pytest.raises(PushRuleViolated) as err:
             check_assessment_not_older(date(2026, 3, 1), D)
         assert (err.value.field, err.value.code) == ("assessed_on", "assessment_older_than_latest")
+
+
+class TestRecordsAfterTheEnd:
+    @pytest.mark.parametrize("status", ["active", "expired", "cancelled"])
+    def test_a_policy_that_covered_takes_records(self, status: str) -> None:
+        check_policy_accepts_records(PolicyStatus(status))
+
+    def test_a_pending_policy_has_nothing_to_record(self) -> None:
+        with pytest.raises(PolicyNotActive) as raised:
+            check_policy_accepts_records(PolicyStatus.pending)
+        assert raised.value.code == "policy_not_active"
+
+    def test_last_covered_day_is_the_earlier_of_end_and_cancellation(self) -> None:
+        end = date(2027, 3, 5)
+        assert last_covered_on(end, None) == end
+        assert last_covered_on(end, date(2026, 9, 30)) == date(2026, 9, 30)
+        assert last_covered_on(end, date(2027, 3, 5)) == end
+
+    def test_the_last_covered_day_itself_is_in_cover(self) -> None:
+        check_within_cover(date(2026, 9, 30), date(2026, 9, 30), "delivered_on")
+        with pytest.raises(PushRuleViolated) as raised:
+            check_within_cover(date(2026, 10, 1), date(2026, 9, 30), "delivered_on")
+        assert (raised.value.code, raised.value.field) == ("date_after_cover", "delivered_on")
