@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from services.insurance.domain import PolicyStatus
+from services.insurance.domain import PolicyStatus, last_covered_day
 
 
 class EndReason(StrEnum):
@@ -33,9 +33,7 @@ class PolicyCover:
 
 def last_covered_on(p: PolicyCover) -> date:
     """The policy's last day of cover: its end date, or its cancellation date if earlier."""
-    if p.cancelled_on is not None and p.cancelled_on < p.ends_on:
-        return p.cancelled_on
-    return p.ends_on
+    return last_covered_day(p.ends_on, p.cancelled_on)
 
 
 def covers(p: PolicyCover, day: date) -> bool:

@@ -86,6 +86,12 @@ def check_verifiable(status: ObligationStatus) -> None:
         )
 
 
+def last_covered_day(ends_on: date, cancelled_on: date | None) -> date:
+    """Rule `last_covered_day`: a policy covers up to its end date, or to an earlier
+    cancellation's effective day (退保; a cancellation is never later than the end)."""
+    return min(ends_on, cancelled_on) if cancelled_on is not None else ends_on
+
+
 def is_overdue(status: ObligationStatus, due_on: date, today: date) -> bool:
     """Rule `obligation_overdue`: still open after its due date (the due day itself is in time)."""
     return status is ObligationStatus.open and today > due_on

@@ -32,6 +32,7 @@ from services.insurance.domain import (
     check_verifiable,
     is_overdue,
 )
+from services.insurance.domain import last_covered_day as covered_until
 from services.insurance.models import Hazard, Obligation, ObligationEvent, Policy, RiskAssessment
 from services.insurance.repository import (
     HazardRepository,
@@ -66,7 +67,7 @@ def schedule_days(settings: InsuranceSettings) -> ScheduleDays:
 
 def last_covered_day(policy: Policy) -> date:
     """The last day the policy covers: its cancellation day if cancelled, else its end."""
-    return policy.cancelled_on if policy.cancelled_on is not None else policy.ends_on
+    return covered_until(policy.ends_on, policy.cancelled_on)
 
 
 def _record(

@@ -26,6 +26,7 @@ from services.insurance.domain import (
     ObligationStatus,
     PolicyStatus,
     check_deliverable,
+    last_covered_day,
 )
 from services.insurance.models import (
     HazardAssistanceReport,
@@ -47,7 +48,6 @@ from services.insurance.push_domain import (
     check_service_record_kind,
     check_within_cover,
     check_within_policy,
-    last_covered_on,
 )
 from services.insurance.push_schemas import (
     HazardAssistanceCreate,
@@ -127,7 +127,7 @@ def _check_dates(day: date, today: date, policy: Policy, field: str) -> None:
     try:
         check_not_future(day, today, field)
         check_within_policy(day, policy.starts_on, field)
-        check_within_cover(day, last_covered_on(policy.ends_on, policy.cancelled_on), field)
+        check_within_cover(day, last_covered_day(policy.ends_on, policy.cancelled_on), field)
     except PushRuleViolated as exc:
         raise _rule(exc) from exc
 

@@ -54,11 +54,6 @@ def check_policy_accepts_records(status: PolicyStatus) -> None:
         raise PolicyNotActive(status)
 
 
-def last_covered_on(ends_on: date, cancelled_on: date | None) -> date:
-    """The policy's last covered day: its end, or an earlier cancellation's effective day."""
-    return min(ends_on, cancelled_on) if cancelled_on is not None else ends_on
-
-
 def check_within_cover(day: date, last_covered: date, field: str) -> None:
     """Rule `date_within_cover`: no service is owed, so none recorded, after the last
     covered day."""

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.insurance.domain import ObligationKind, PolicyStatus
+from services.insurance.domain import ObligationKind, PolicyStatus, last_covered_day
 from services.insurance.push_domain import (
     PolicyNotActive,
     PushRuleViolated,
@@ -19,7 +19,6 @@ from services.insurance.push_domain import (
     check_service_record_kind,
     check_within_cover,
     check_within_policy,
-    last_covered_on,
 )
 
 D = date(2026, 3, 16)
@@ -163,9 +162,9 @@ class TestRecordsAfterTheEnd:
 
     def test_last_covered_day_is_the_earlier_of_end_and_cancellation(self) -> None:
         end = date(2027, 3, 5)
-        assert last_covered_on(end, None) == end
-        assert last_covered_on(end, date(2026, 9, 30)) == date(2026, 9, 30)
-        assert last_covered_on(end, date(2027, 3, 5)) == end
+        assert last_covered_day(end, None) == end
+        assert last_covered_day(end, date(2026, 9, 30)) == date(2026, 9, 30)
+        assert last_covered_day(end, date(2027, 3, 5)) == end
 
     def test_the_last_covered_day_itself_is_in_cover(self) -> None:
         check_within_cover(date(2026, 9, 30), date(2026, 9, 30), "delivered_on")
