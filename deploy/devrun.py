@@ -60,7 +60,7 @@ APPS: tuple[AppSpec, ...] = (
     AppSpec("insurance", "services.insurance.main:app", 8004),
     AppSpec("gateway", "gateway.main:app", 8000),
 )
-MIGRATED_SERVICES: tuple[str, ...] = ("permits", "credit", "inspection", "insurance")
+MIGRATED_SERVICES: tuple[str, ...] = ("permits", "credit", "inspection", "insurance", "gateway")
 NAME_WIDTH = max(len(name) for name in (*(a.name for a in APPS), "broker", "devrun"))
 
 # ANSI foreground colours, assigned to names in order of first use.

@@ -8,8 +8,9 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Literal
 
 import aiohttp
@@ -17,13 +18,22 @@ import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.aggregate import install_aggregation
 from gateway.config import GatewaySettings, get_settings
+from gateway.context import GatewayRuntime
+from gateway.identity import install_identity
+from gateway.openapi import install_openapi
 from gateway.proxy import Upstream, Upstreams, install_proxy, upstreams_of
+from gateway.ratelimit import install_rate_limits
+from gateway.sharing_router import install_sharing
 from kernel.errors import install_problem_handlers, problem_response
 
 Header = tuple[bytes, bytes]
+# Wraps the app in one pure-ASGI layer; see GatewayApp.build_middleware_stack.
+EdgeLayer = Callable[[ASGIApp], ASGIApp]
 
 # Ids we accept from callers: enough for UUIDs and common tracer ids, nothing that could forge
 # a log line or a header.
@@ -141,7 +151,13 @@ class GatewayApp(FastAPI):
         docs_paths = [
             p for p in (self.docs_url, self.redoc_url, self.swagger_ui_oauth2_redirect_url) if p
         ]
-        inner = RequestContextMiddleware(super().build_middleware_stack())
+        inner = super().build_middleware_stack()
+        # The edge layers (CORS, identity, rate limits) in the order they were installed, the
+        # first outermost. They answer their own refusals as problem+json.
+        edge: list[EdgeLayer] = getattr(self.state, "edge", [])
+        for layer in reversed(edge):
+            inner = layer(inner)
+        inner = RequestContextMiddleware(inner)
         return SecurityHeadersMiddleware(inner, docs_paths=docs_paths)
 
 
@@ -244,15 +260,54 @@ def ops_router() -> APIRouter:
     return router
 
 
+# What a browser frontend may send and read across origins.
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Accept-Language",
+    "Idempotency-Key",
+    "If-Match",
+    "If-None-Match",
+    "X-API-Key",
+    "X-Request-ID",
+    "traceparent",
+    "tracestate",
+]
+CORS_EXPOSED_HEADERS = [
+    "X-Request-ID",
+    "Retry-After",
+    "ETag",
+    "Location",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
+
+
+def cors_layer(inner: ASGIApp, *, origins: list[str]) -> ASGIApp:
+    """CORS for the configured frontends only; bearer tokens, not cookies, so no credentials."""
+    return CORSMiddleware(
+        inner,
+        allow_origins=origins,
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=CORS_REQUEST_HEADERS,
+        expose_headers=CORS_EXPOSED_HEADERS,
+        allow_credentials=False,
+        max_age=600,
+    )
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """The gateway: the single public entry in front of the four services."""
     settings = settings or get_settings()
 
+    runtime = GatewayRuntime(settings, Upstreams(settings))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upstreams = Upstreams(settings)
-        await upstreams.open()
-        app.state.upstreams = upstreams
+        await runtime.start()
+        app.state.runtime = runtime
+        app.state.upstreams = runtime.upstreams
         # Long-lived start-up objects out of the cyclic collector's reach (see kernel/app.py).
         gc.collect()
         gc.freeze()
@@ -260,7 +315,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             yield
         finally:
             app.state.upstreams = None
-            await upstreams.close()
+            app.state.runtime = None
+            await runtime.stop()
 
     app = GatewayApp(
         title="Gateway",
@@ -272,8 +328,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.edge = []
     install_problem_handlers(app)
+    if settings.cors_origins:
+        app.state.edge.append(partial(cors_layer, origins=settings.cors_origins))
     app.include_router(ops_router())
+    # The gateway's own routes come before the proxy's catch-all `/api/{service}/{path}`.
+    install_identity(app, runtime)
+    install_rate_limits(app, runtime)
+    install_aggregation(app, runtime)
+    install_sharing(app, runtime)
+    install_openapi(app, runtime)
     install_proxy(app)
     return app
 

@@ -21,11 +21,16 @@ from sqlalchemy.engine import Connection
 from kernel.db import make_engine
 from kernel.settings import REPO_ROOT
 
-SERVICES = ("permits", "credit", "inspection", "insurance")
+SERVICES = ("permits", "credit", "inspection", "insurance", "gateway")
+
+
+def package(service: str) -> str:
+    """The Python package holding `service`'s config, models and migrations."""
+    return "gateway" if service == "gateway" else f"services.{service}"
 
 
 def migrations_dir(service: str) -> Path:
-    return REPO_ROOT / "services" / service / "migrations"
+    return REPO_ROOT.joinpath(*package(service).split("."), "migrations")
 
 
 def alembic_config(service: str, database_url: str) -> Config:
@@ -144,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("service", choices=SERVICES)
     parser.add_argument("revision", nargs="?", default="head")
     args = parser.parse_args(argv)
-    config_module = importlib.import_module(f"services.{args.service}.config")
+    config_module = importlib.import_module(f"{package(args.service)}.config")
     settings = config_module.get_settings()
     upgrade(args.service, settings.database_url, args.revision)
     print(f"{args.service}: migrated to {args.revision}")

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from kernel.db import make_engine
-from kernel.migrate import SERVICES, migrations_dir, upgrade
+from kernel.migrate import SERVICES, migrations_dir, package, upgrade
 
 
 def _present(service: str) -> bool:
@@ -20,7 +20,7 @@ def _present(service: str) -> bool:
 
 @pytest.mark.parametrize("service", [s for s in SERVICES if _present(s)])
 async def test_migrations_match_models_and_downgrade(service: str, database_url: str) -> None:
-    metadata = importlib.import_module(f"services.{service}.models").Base.metadata
+    metadata = importlib.import_module(f"{package(service)}.models").Base.metadata
     await asyncio.to_thread(upgrade, service, database_url)
     engine = make_engine(database_url)
     try:

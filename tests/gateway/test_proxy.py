@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
 import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
-import orjson
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import Response, StreamingResponse
 
 from gateway.config import UPSTREAM_NAMES, GatewaySettings
 from gateway.main import create_app
@@ -23,118 +18,36 @@ from kernel.auth.dev import DevIssuer
 from kernel.auth.principal import Role
 from kernel.errors import PROBLEM_JSON, NotFound
 from kernel.settings import AuthSettings
+from tests.gateway.support import (
+    assert_problem,
+    gateway_settings,
+    running_gateway,
+    seen,
+    upstream_app,
+)
 from tests.support import bearer, free_port, serving
 
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
-
-
-def upstream_app(name: str, *, ready: bool = True) -> FastAPI:
-    """A stand-in service that echoes what reached it; `_sleep`/`_status` steer its answer."""
-    app = FastAPI()
-
-    @app.get("/ready")
-    async def is_ready() -> Response:
-        body = orjson.dumps({"status": "ready" if ready else "not ready", "service": name})
-        return Response(body, status_code=200 if ready else 503, media_type="application/json")
-
-    @app.get("/problem/{status}")
-    async def problem(status: int) -> Response:
-        body = {
-            "type": "https://errors.example/version_mismatch",
-            "title": "Precondition failed",
-            "status": status,
-            "detail": "the licence changed since you read it",
-            "code": "version_mismatch",
-        }
-        return Response(
-            orjson.dumps(body),
-            status_code=status,
-            media_type="application/problem+json",
-            headers={"ETag": '"v7"', "X-Frame-Options": "SAMEORIGIN"},
-        )
-
-    @app.get("/hop")
-    async def hop() -> Response:
-        async def chunks() -> AsyncIterator[bytes]:
-            yield b"part-1;"
-            yield b"part-2"
-
-        response = StreamingResponse(
-            chunks(),
-            media_type="text/plain",
-            headers={
-                "Connection": "x-hop-secret",
-                "X-Hop-Secret": "1",
-                "Keep-Alive": "timeout=99",
-                "Proxy-Authenticate": "Basic",
-                "X-Upstream": name,
-            },
-        )
-        response.raw_headers.append((b"set-cookie", b"a=1; Path=/"))
-        response.raw_headers.append((b"set-cookie", b"b=2; Path=/"))
-        return response
-
-    @app.api_route("/big/{size}", methods=["GET", "HEAD"])
-    async def big(size: int) -> Response:
-        return Response(b"x" * size, media_type="application/octet-stream")
-
-    @app.get("/gzip")
-    async def gzipped() -> Response:
-        return Response(
-            gzip.compress(b"compressed answer"),
-            media_type="text/plain",
-            headers={"Content-Encoding": "gzip"},
-        )
-
-    @app.api_route("/{path:path}", methods=ALL_METHODS)
-    async def echo(request: Request, path: str) -> Response:
-        body = await request.body()
-        if "_sleep" in request.query_params:
-            await asyncio.sleep(float(request.query_params["_sleep"]))
-        payload = {
-            "service": name,
-            "method": request.method,
-            "path": request.url.path,
-            "raw_path": request.scope["raw_path"].decode("latin-1"),
-            "query": request.scope["query_string"].decode("latin-1"),
-            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in request.headers.raw],
-            "body": body.decode("latin-1"),
-        }
-        status = int(request.query_params.get("_status", "200"))
-        return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
-
-    return app
-
-
-def seen(echoed: dict[str, Any], name: str) -> list[str]:
-    """Every value of header `name` the upstream received."""
-    return [v for k, v in echoed["headers"] if k == name.lower()]
-
-
-@pytest.fixture(scope="module")
-async def upstream_urls() -> AsyncIterator[dict[str, str]]:
-    async with AsyncExitStack() as stack:
-        urls = {}
-        for name in UPSTREAM_NAMES:
-            urls[name] = await stack.enter_async_context(serving(upstream_app(name)))
-        yield urls
-
-
-def gateway_settings(urls: dict[str, str], **overrides: Any) -> GatewaySettings:
-    return GatewaySettings.model_validate(
-        {**{f"{name}_url": url for name, url in urls.items()}, **overrides}
-    )
 
 
 @asynccontextmanager
 async def gateway(urls: dict[str, str], **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway app (lifespan running) pointed at `urls`, driven in-process."""
-    app = create_app(gateway_settings(urls, **overrides))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
-            yield c
+    async with running_gateway(settings_for(urls, **overrides)) as c:
+        yield c
+
+
+# The module's gateway database and trusted key, set once by the fixture below.
+_ENV: dict[str, Any] = {}
+
+
+def settings_for(urls: dict[str, str], **overrides: Any) -> GatewaySettings:
+    return gateway_settings(urls, auth=_ENV["auth"], database_url=_ENV["database_url"], **overrides)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _gateway_environment(gateway_database: str, auth_settings: AuthSettings) -> None:
+    _ENV.update(auth=auth_settings, database_url=gateway_database)
 
 
 @pytest.fixture
@@ -144,18 +57,8 @@ async def client(upstream_urls: dict[str, str]) -> AsyncIterator[httpx.AsyncClie
 
 
 @pytest.fixture(scope="module")
-def token_issuer(tmp_path_factory: pytest.TempPathFactory) -> DevIssuer:
-    key_dir: Path = tmp_path_factory.mktemp("gateway-dev-keys")
-    return DevIssuer(AuthSettings(dev_key_dir=key_dir, jwks_path=None, jwks_url=None))
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    return body
+def token_issuer(issuer: DevIssuer) -> DevIssuer:
+    return issuer
 
 
 class TestForwarding:
@@ -256,7 +159,7 @@ class TestForwarding:
         )
         echoed = response.json()
         assert seen(echoed, "host") == [upstream_urls["permits"].removeprefix("http://")]
-        assert seen(echoed, "x-forwarded-for") == ["203.0.113.7, 127.0.0.1"]
+        assert seen(echoed, "x-forwarded-for") == ["203.0.113.7, 198.51.100.7"]
         assert seen(echoed, "x-forwarded-host") == ["gateway.test"]
         assert seen(echoed, "x-forwarded-proto") == ["http"]
 
@@ -519,7 +422,7 @@ class TestHealth:
     ) -> None:
         assert (await client.get("/ready")).json()["status"] == "ready"
         # Without its lifespan the gateway has no sessions: not ready, and it says so.
-        app = create_app(GatewaySettings.model_validate({}))
+        app = create_app(settings_for({}))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
             assert_problem(await c.get("/ready"), 503, "not_ready")
@@ -558,7 +461,7 @@ class TestOverRealHttp:
     async def test_the_served_gateway_sends_one_date_and_server_header(
         self, upstream_urls: dict[str, str]
     ) -> None:
-        app = create_app(gateway_settings(upstream_urls))
+        app = create_app(settings_for(upstream_urls))
         async with serving(app) as base_url, httpx.AsyncClient() as c:
             response = await c.get(f"{base_url}/api/permits/hop")
         assert response.content == b"part-1;part-2"
@@ -577,7 +480,7 @@ class TestOverRealHttp:
 
         broken = await asyncio.start_server(half_answer, "127.0.0.1", 0)
         port = broken.sockets[0].getsockname()[1]
-        app = create_app(gateway_settings({**upstream_urls, "credit": f"http://127.0.0.1:{port}"}))
+        app = create_app(settings_for({**upstream_urls, "credit": f"http://127.0.0.1:{port}"}))
         try:
             async with serving(app) as base_url, httpx.AsyncClient() as c:
                 # A truncated body must not look complete to the caller.
