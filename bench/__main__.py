@@ -10,7 +10,13 @@ import sys
 
 from bench.common import Result
 
-BENCHMARKS = ("event_lag", "outbox_throughput", "instant_approval", "plan_year")
+BENCHMARKS = (
+    "event_lag",
+    "outbox_throughput",
+    "instant_approval",
+    "plan_year",
+    "gateway_overhead",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

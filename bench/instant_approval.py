@@ -156,6 +156,11 @@ def suite_processes(tmp: Path, bootstrap: str, database_urls: dict[str, str]) ->
         "PERMITS_LICENCE_KEY_DIR": str(tmp / "licence-keys"),
         "PERMITS_PUBLIC_BASE_URL": f"{urls['gateway']}/api/permits",
         "INSPECTION_SOURCE_URLS": json.dumps({s: urls[s] for s in SERVICES}),
+        "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'gateway.db'}",
+        # Rate limits stay on with budgets the load cannot exhaust.
+        "GATEWAY_RATE_LIMITS": json.dumps(
+            {name: {"rate": 1_000_000, "burst": 10_000_000} for name in ("public", "read", "write")}
+        ),
     }
     for service in SERVICES:
         env[f"{service.upper()}_DATABASE_URL"] = database_urls[service]

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
 import orjson
 
 from gateway.proxy import Upstreams
+from gateway.resilience import FAILURE_STATUSES, SAFE_METHODS, send_with_retries
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ async def call_json(
     headers: Mapping[str, str] | None = None,
     timeout: float = 5.0,
 ) -> CallResult:
-    """`method path` on `upstream` with an optional bearer token, within `timeout` seconds."""
+    """`method path` on `upstream` with an optional bearer token, within `timeout` seconds
+    (retries included), through the upstream's circuit breaker."""
     target = upstreams.get(upstream)
     if target is None:
         return CallResult(upstream, None, error="unavailable")
@@ -48,21 +51,39 @@ async def call_json(
     sent.setdefault("Accept", "application/json")
     if token:
         sent["Authorization"] = f"Bearer {token}"
+    retry = method in SAFE_METHODS or any(k.lower() == "idempotency-key" for k in sent)
+    settings = upstreams.settings
+    breaker = target.breaker
+    permit = breaker.admit()
+    if permit is None:
+        return CallResult(upstream, None, error="circuit_open")
     try:
         async with asyncio.timeout(timeout):
-            async with target.session.request(
-                method,
-                target.base_url + path,
-                params=dict(params or {}),
-                headers=sent,
-                allow_redirects=False,
-            ) as response:
+            response = await send_with_retries(
+                partial(
+                    target.session.request,
+                    method,
+                    target.base_url + path,
+                    params=dict(params or {}),
+                    headers=sent,
+                    allow_redirects=False,
+                ),
+                retries=settings.retries if retry else 0,
+                backoff_seconds=settings.retry_backoff_seconds,
+            )
+            async with response:
                 raw = await response.read()
                 status = response.status
     except TimeoutError:
+        breaker.record(permit, ok=False)
         return CallResult(upstream, None, error="timeout")
     except aiohttp.ClientError as exc:
+        breaker.record(permit, ok=False)
         return CallResult(upstream, None, error=f"unavailable: {type(exc).__name__}")
+    except BaseException:
+        breaker.release(permit)
+        raise
+    breaker.record(permit, ok=status not in FAILURE_STATUSES)
     try:
         body = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:

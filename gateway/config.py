@@ -83,11 +83,19 @@ class GatewaySettings(BaseSettings):
     # The gateway's own tables (clients, API keys, grants, read log).
     database_url: str = ""
     auto_migrate: bool = True
+
+    # rate limits
     # Shared rate-limit buckets across replicas; in-process buckets when unset.
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    # Prepended to every bucket key, so several deployments can share one Redis.
+    redis_key_prefix: str = Field(default="gateway:ratelimit:", max_length=200)
+    # Longest wait for Redis per request; past it (or on any Redis error) the request is
+    # decided by the in-process buckets, so a Redis outage never holds traffic up.
+    redis_timeout: float = Field(default=0.05, gt=0, le=5)
     rate_limits_enabled: bool = True
     # GATEWAY_RATE_LIMITS='{"read": {"rate": 100, "burst": 400}}' overrides single classes.
     rate_limits: dict[str, Bucket] = Field(default_factory=_default_limits)
+
     # Browser origins allowed to call the API (the web frontends), exact matches.
     cors_origins: list[str] = Field(default_factory=list)
     # Verified tokens are remembered (by their exact bytes) until they expire, at most this many.

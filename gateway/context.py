@@ -16,6 +16,7 @@ from kernel.migrate import upgrade
 
 if TYPE_CHECKING:
     from gateway.config import GatewaySettings
+    from gateway.issuer import GatewayIssuer
     from gateway.proxy import Upstreams
 
 # Where the edge identity middleware leaves the verified caller (scope["state"][...]).
@@ -33,6 +34,8 @@ class GatewayRuntime:
         self.upstreams = upstreams
         self.engine = make_engine(settings.database_url)
         self.session_factory: SessionFactory = make_session_factory(self.engine)
+        # Signs the tokens the gateway issues (set by gateway.identity; None when no key).
+        self.issuer: GatewayIssuer | None = None
         self._on_start: list[Hook] = []
         self._on_stop: list[Hook] = []
 
@@ -78,7 +81,9 @@ async def session_of(request: Request) -> AsyncIterator[AsyncSession]:
 
 Runtime = Annotated[GatewayRuntime, Depends(runtime_of)]
 Caller = Annotated[Principal, Depends(principal_of)]
-Session = Annotated[AsyncSession, Depends(session_of)]
+# Committed before the response is sent (scope="function"): a 201 never announces a write
+# that then fails to commit.
+Session = Annotated[AsyncSession, Depends(session_of, scope="function")]
 
 
 def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:

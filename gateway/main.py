@@ -170,6 +170,9 @@ class UpstreamHealth(BaseModel):
     status: UpstreamStatus
     url: str
     latency_ms: float
+    # The proxy's circuit breaker for this upstream; the probe itself bypasses it, so a
+    # recovered service shows "ok" here while the circuit waits for its trial request.
+    circuit: Literal["closed", "open", "half_open"] = "closed"
     http_status: int | None = None
     error: str | None = None
 
@@ -233,6 +236,8 @@ def ops_router() -> APIRouter:
         timeout = upstreams.settings.health_timeout
         listed = list(upstreams)
         results = await asyncio.gather(*(probe(u, timeout) for u in listed))
+        for upstream, result in zip(listed, results, strict=True):
+            result.circuit = upstreams.breaker(upstream.name).state.value
         report = GatewayHealth(
             status="ok" if all(r.status == "ok" for r in results) else "degraded",
             upstreams={u.name: r for u, r in zip(listed, results, strict=True)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import quote, quote_from_bytes
 
 import aiohttp
@@ -14,6 +15,12 @@ from starlette.types import Receive, Scope, Send
 from yarl import URL
 
 from gateway.config import GatewaySettings
+from gateway.resilience import (
+    FAILURE_STATUSES,
+    CircuitBreaker,
+    may_retry,
+    send_with_retries,
+)
 from kernel.errors import NotFound, ProblemError, ServiceUnavailable
 
 log = logging.getLogger("gateway.proxy")
@@ -79,24 +86,37 @@ class Upstream:
     name: str
     base_url: str
     session: aiohttp.ClientSession
+    breaker: CircuitBreaker
+    read_timeout: float
 
 
 class Upstreams:
-    """The upstream sessions, opened in the app's lifespan and closed at shutdown."""
+    """The upstream sessions, opened in the app's lifespan and closed at shutdown, and a
+    circuit breaker per upstream (kept across restarts of the sessions)."""
 
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
         self._by_name: dict[str, Upstream] = {}
+        self._breakers = {
+            name: CircuitBreaker(
+                name,
+                failures=settings.breaker_failures,
+                open_seconds=settings.breaker_open_seconds,
+            )
+            for name in settings.upstream_urls()
+        }
 
     async def open(self) -> None:
         s = self.settings
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=s.connect_timeout,
-            sock_connect=s.connect_timeout,
-            sock_read=s.read_timeout,
-        )
         for name, base_url in s.upstream_urls().items():
+            read_timeout = s.read_timeout_of(name)
+            # Per upstream, so a slow service's longer timeout costs nothing per request.
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                connect=s.connect_timeout,
+                sock_connect=s.connect_timeout,
+                sock_read=read_timeout,
+            )
             connector = aiohttp.TCPConnector(
                 limit=s.pool_size,
                 limit_per_host=s.pool_size,
@@ -113,7 +133,12 @@ class Upstreams:
                 skip_auto_headers=_SKIP_AUTO_HEADERS,
                 trust_env=False,
             )
-            self._by_name[name] = Upstream(name, base_url, session)
+            # aiohttp would resend PUT and DELETE on a dropped connection by itself; retries are
+            # decided here instead (gateway.resilience.may_retry), so it must not.
+            session._retry_connection = False
+            self._by_name[name] = Upstream(
+                name, base_url, session, self._breakers[name], read_timeout
+            )
 
     async def close(self) -> None:
         upstreams, self._by_name = list(self._by_name.values()), {}
@@ -126,6 +151,10 @@ class Upstreams:
 
     def get(self, name: str) -> Upstream | None:
         return self._by_name.get(name)
+
+    def breaker(self, name: str) -> CircuitBreaker:
+        """The circuit breaker of upstream `name` (KeyError for a name not behind the gateway)."""
+        return self._breakers[name]
 
     def __iter__(self) -> Iterator[Upstream]:
         return iter(self._by_name.values())
@@ -286,6 +315,37 @@ def _bad_gateway(name: str, exc: BaseException) -> UpstreamError:
     return UpstreamError(f"the {name} service gave an invalid or broken answer", upstream=name)
 
 
+def _circuit_open(upstream: Upstream) -> UpstreamUnavailable:
+    breaker = upstream.breaker
+    return UpstreamUnavailable(
+        f"the {upstream.name} service is failing; the gateway is not sending it requests for now",
+        upstream=upstream.name,
+        circuit=breaker.state.value,
+        headers={"Retry-After": str(breaker.retry_after())},
+    )
+
+
+def _send_failure(upstream: Upstream, exc: BaseException) -> ProblemError:
+    """The problem for a request that got no response head."""
+    name = upstream.name
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        return _timeout(name, exc, upstream.read_timeout)
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return _unavailable(name, exc)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
+        return _bad_gateway(name, exc)
+    if isinstance(exc, aiohttp.ClientConnectionError):
+        return _unavailable(name, exc)
+    return _bad_gateway(name, exc)
+
+
+def _read_failure(upstream: Upstream, exc: BaseException) -> ProblemError:
+    """The problem for a response whose body could not be read."""
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        return _timeout(upstream.name, exc, upstream.read_timeout)
+    return _bad_gateway(upstream.name, exc)
+
+
 async def proxy(request: Request) -> Response:
     """Forward one request to the service named in the path and relay its answer."""
     service: str = request.path_params["service"]
@@ -306,25 +366,33 @@ async def proxy(request: Request) -> Response:
     query = _query(scope)
     url = URL(f"{target}?{query}" if query else target, encoded=True)
     method = request.method
-    try:
-        response = await upstream.session.request(
-            method,
-            url,
-            headers=forwarded_headers(scope),
-            data=body or None,
-            allow_redirects=False,
-        )
-    except aiohttp.SocketTimeoutError as exc:
-        raise _timeout(service, exc, settings.read_timeout) from exc
-    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-        raise _unavailable(service, exc) from exc
-    except (aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError) as exc:
-        raise _bad_gateway(service, exc) from exc
-    except aiohttp.ClientConnectionError as exc:
-        raise _unavailable(service, exc) from exc
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise _bad_gateway(service, exc) from exc
+    retries = settings.retries if may_retry(method, scope["headers"]) else 0
+    breaker = upstream.breaker
+    permit = breaker.admit()
+    if permit is None:
+        raise _circuit_open(upstream)
 
+    try:
+        response = await send_with_retries(
+            partial(
+                upstream.session.request,
+                method,
+                url,
+                headers=forwarded_headers(scope),
+                data=body or None,
+                allow_redirects=False,
+            ),
+            retries=retries,
+            backoff_seconds=settings.retry_backoff_seconds,
+        )
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        breaker.record(permit, ok=False)
+        raise _send_failure(upstream, exc) from exc
+    except BaseException:
+        breaker.release(permit)
+        raise
+
+    ok = response.status not in FAILURE_STATUSES
     headers = response_headers(response)
     length = response.content_length
     if (
@@ -334,15 +402,20 @@ async def proxy(request: Request) -> Response:
     ):
         try:
             content = await response.read()
-        except aiohttp.SocketTimeoutError as exc:
-            raise _timeout(service, exc, settings.read_timeout) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _bad_gateway(service, exc) from exc
+            breaker.record(permit, ok=False)
+            raise _read_failure(upstream, exc) from exc
+        except BaseException:
+            breaker.release(permit)
+            raise
         finally:
             response.release()
+        breaker.record(permit, ok)
         relayed = Response(content, status_code=response.status)
         relayed.raw_headers = headers
         return relayed
+    # A streamed answer is judged by its head: the service answered.
+    breaker.record(permit, ok)
     return StreamedUpstreamResponse(response, service, headers)
 
 

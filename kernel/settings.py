@@ -33,6 +33,10 @@ class AuthSettings(BaseSettings):
     jwks_path: Path | None = None
     jwks_url: str | None = None
     jwks_cache_seconds: int = Field(default=300, ge=1)
+    # Further issuers whose tokens are trusted beside `issuer`, each with its JWKS URL or file
+    # (the gateway's, for the tokens it issues to machine clients while people's tokens come
+    # from the identity provider): AUTH_EXTRA_ISSUERS='{"https://gw.example": "https://..."}'.
+    extra_issuers: dict[str, str] = Field(default_factory=dict)
     leeway_seconds: int = Field(default=30, ge=0, le=300)
     # The development issuer signs with a local key; it must never run in production.
     dev_issuer_enabled: bool = True
@@ -41,6 +45,17 @@ class AuthSettings(BaseSettings):
     client_token_url: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
+
+    @model_validator(mode="after")
+    def _distinct_issuers(self) -> AuthSettings:
+        for name, source in self.extra_issuers.items():
+            if not name.strip() or not source.strip():
+                raise ValueError("AUTH_EXTRA_ISSUERS needs an issuer name and a JWKS URL or path")
+            if name == self.issuer:
+                raise ValueError(
+                    f"{name!r} is AUTH_ISSUER already; AUTH_EXTRA_ISSUERS lists other issuers"
+                )
+        return self
 
     def effective_jwks_path(self) -> Path | None:
         """The JWKS file to read: explicit, or the dev issuer's when that is enabled."""

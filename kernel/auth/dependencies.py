@@ -53,15 +53,27 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipal = Annotated[Principal, Depends(optional_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that admits only the given roles (403 otherwise)."""
+def require_roles(
+    *roles: Role, shared_scope: str | None = None
+) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that admits only the given roles (403 otherwise).
+
+    With `shared_scope`, a service token carrying that scope is admitted too: the gateway
+    reading a data set for a department under a grant it checked and logged.
+    """
     allowed = frozenset(roles)
 
     async def guard(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise Forbidden(f"role {principal.role.value!r} may not do this (allowed: {names})")
-        return principal
+        if principal.role in allowed:
+            return principal
+        if shared_scope is not None and principal.role is Role.service:
+            if principal.has_scope(shared_scope):
+                return principal
+            raise Forbidden(f"scope {shared_scope!r} required", code="scope_required")
+        names = ", ".join(sorted(r.value for r in allowed))
+        if shared_scope is not None:
+            names += f"; a service with scope {shared_scope!r}"
+        raise Forbidden(f"role {principal.role.value!r} may not do this (allowed: {names})")
 
     return guard
 

@@ -12,14 +12,22 @@ from kernel.auth.principal import Role
 from kernel.settings import AuthSettings
 
 REPLAY_SCOPE = "events:replay"
+# The gateway reading a data set for a department under a grant (gateway/sharing.py).
+DATA_SHARE_SCOPE = "data:share"
 
 
 class ServiceTokenProvider:
     """Caches one token and renews it a minute before it expires."""
 
-    def __init__(self, settings: AuthSettings, service_name: str) -> None:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        service_name: str,
+        scopes: tuple[str, ...] = (REPLAY_SCOPE,),
+    ) -> None:
         self._settings = settings
         self._service = service_name
+        self._scopes = scopes
         self._token: str | None = None
         self._expires = 0.0
         self._lock = asyncio.Lock()
@@ -36,7 +44,7 @@ class ServiceTokenProvider:
         if s.client_token_url:
             response = await client.post(
                 s.client_token_url,
-                data={"grant_type": "client_credentials", "scope": REPLAY_SCOPE},
+                data={"grant_type": "client_credentials", "scope": " ".join(self._scopes)},
                 auth=(s.client_id or self._service, s.client_secret or ""),
             )
             response.raise_for_status()
@@ -47,7 +55,7 @@ class ServiceTokenProvider:
 
             ttl = 3600
             token = DevIssuer(s).mint(
-                Role.service, f"svc:{self._service}", scopes=(REPLAY_SCOPE,), ttl_seconds=ttl
+                Role.service, f"svc:{self._service}", scopes=self._scopes, ttl_seconds=ttl
             )
             return token, float(ttl)
         raise RuntimeError("no way to obtain a service token: set AUTH_CLIENT_TOKEN_URL")

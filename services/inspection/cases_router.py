@@ -33,7 +33,7 @@ from services.inspection.cases_schemas import (
     PledgeResultCreate,
     PledgeVisitRead,
 )
-from services.inspection.dependencies import business_today
+from services.inspection.dependencies import InspectionReaderDep, business_today, shared_view
 from services.inspection.enforcement import InspectionState, PledgeVisitState
 from services.inspection.hazards import hazard_is_overdue, record_hazard
 from services.inspection.models_cases import Hazard, Inspection, PledgeVisit
@@ -117,11 +117,12 @@ async def start_inspection(
     "/inspections",
     response_model=Page[InspectionSummary],
     tags=["inspections"],
-    summary="Inspections, newest first (bureau: all; enterprise: its own)",
+    summary="Inspections, newest first (bureau: all; enterprise: its own; shared data set for "
+    "departments through the gateway: what the bureau sees)",
 )
 async def list_inspections(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: InspectionReaderDep,
     uscc: USCC | None = None,
     state: InspectionState | None = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -132,7 +133,7 @@ async def list_inspections(
         day, last_id = date_cursor(cursor)
         after = (day.isoformat(), last_id)
     rows = await cases.list_cases(
-        session, principal, uscc=uscc, state=state, after=after, limit=limit + 1
+        session, shared_view(principal), uscc=uscc, state=state, after=after, limit=limit + 1
     )
     items = [InspectionSummary.model_validate(r) for r in rows[:limit]]
     next_cursor = (

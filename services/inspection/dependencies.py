@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Path
 
 from kernel.app import SessionDep
-from kernel.auth import CurrentPrincipal, Principal, Role, require_roles
+from kernel.auth import USER_ROLES, CurrentPrincipal, Principal, Role, require_roles
+from kernel.auth.service_token import DATA_SHARE_SCOPE
 from kernel.errors import Forbidden, NotFound
 from kernel.pagination import InvalidCursor, decode_cursor
 from kernel.uscc import USCC
@@ -27,6 +28,22 @@ TodayDep = Annotated[date, Depends(business_today)]
 OfficerDep = Annotated[Principal, Depends(require_roles(Role.officer, Role.leader, Role.admin))]
 
 _BUREAU = frozenset({Role.officer, Role.leader, Role.admin})
+
+# Listing inspections: every signed-in caller (each sees what its role allows), and the
+# gateway reading the shared data set for a department under a grant it checked and logged.
+InspectionReaderDep = Annotated[
+    Principal, Depends(require_roles(*USER_ROLES, shared_scope=DATA_SHARE_SCOPE))
+]
+
+# Whom a data-share read is shown as: the bureau, read only (the routes using it do not write).
+_BUREAU_VIEW = Principal(role=Role.officer, subject="svc:data-share")
+
+
+def shared_view(principal: Principal) -> Principal:
+    """The caller to filter a listing for: a data-share service token sees the bureau's view."""
+    if principal.role is Role.service and principal.has_scope(DATA_SHARE_SCOPE):
+        return _BUREAU_VIEW
+    return principal
 
 
 async def readable_enterprise(

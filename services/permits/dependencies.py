@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 
 from kernel.app import RuntimeDep
 from kernel.auth import Principal, Role, require_roles
+from kernel.auth.service_token import DATA_SHARE_SCOPE
 from kernel.workdays import shanghai_today
 from services.permits.applications import Issuing
 from services.permits.config import PermitsSettings
@@ -56,3 +57,13 @@ EnterpriseDep = Annotated[Principal, Depends(require_roles(Role.enterprise))]
 ReviewerDep = Annotated[Principal, Depends(require_roles(Role.officer, Role.leader))]
 BureauDep = Annotated[Principal, Depends(require_roles(Role.officer, Role.leader, Role.admin))]
 LicenceAdminDep = Annotated[Principal, Depends(require_roles(Role.leader, Role.admin))]
+# The licence listing: the bureau, an enterprise (its own), and the gateway reading the shared
+# data set for a department under a grant (the gateway checks and logs the grant).
+LicenceReaderDep = Annotated[
+    Principal,
+    Depends(
+        require_roles(
+            Role.officer, Role.leader, Role.admin, Role.enterprise, shared_scope=DATA_SHARE_SCOPE
+        )
+    ),
+]

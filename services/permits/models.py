@@ -128,7 +128,11 @@ class Licence(Base):
     """An electronic licence (电子证照): the signed credential and its current standing."""
 
     __tablename__ = "licences"
-    __table_args__ = (sa.Index("ix_licences_uscc", "uscc"),)
+    __table_args__ = (
+        sa.Index("ix_licences_uscc", "uscc"),
+        # The shared listing pages newest first by (issued_at, id).
+        sa.Index("ix_licences_issued", "issued_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(32), unique=True)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.permits.domain import ApprovalMode
-from services.permits.models import ItemVersion
+from services.permits.licences import LicenceStatus
+from services.permits.models import ItemVersion, Licence
 
 
 class ItemRepository:
@@ -79,3 +81,45 @@ class ItemRepository:
 
     def add(self, item_version: ItemVersion) -> None:
         self.session.add(item_version)
+
+
+@dataclass(frozen=True)
+class LicenceFilter:
+    """Which licences a listing shows; instants are half-open [issued_from, issued_before)."""
+
+    uscc: str | None = None
+    status: LicenceStatus | None = None
+    item_code: str | None = None
+    issued_from: datetime | None = None
+    issued_before: datetime | None = None
+
+
+class LicenceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def list_page(
+        self, where: LicenceFilter, after: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[Licence]:
+        """Licences issued, newest first by (issued_at, id), after the key `after`."""
+        query = sa.select(Licence)
+        if where.uscc is not None:
+            query = query.where(Licence.uscc == where.uscc)
+        if where.status is not None:
+            query = query.where(Licence.status == where.status.value)
+        if where.item_code is not None:
+            query = query.where(Licence.item_code == where.item_code)
+        if where.issued_from is not None:
+            query = query.where(Licence.issued_at >= where.issued_from)
+        if where.issued_before is not None:
+            query = query.where(Licence.issued_at < where.issued_before)
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                sa.or_(
+                    Licence.issued_at < at,
+                    sa.and_(Licence.issued_at == at, Licence.id < last_id),
+                )
+            )
+        query = query.order_by(Licence.issued_at.desc(), Licence.id.desc()).limit(limit)
+        return (await self.session.scalars(query)).all()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -21,20 +21,23 @@ from kernel.auth import CurrentPrincipal, Principal, Role
 from kernel.db import utcnow
 from kernel.errors import Forbidden, NotFound, RuleViolated
 from kernel.idempotency import IdempotencyKey, run_idempotent
-from kernel.pagination import Page, decode_cursor, encode_cursor
+from kernel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor, instant_cursor
+from kernel.uscc import USCC
 from kernel.versioning import ExpectedVersion, etag
-from kernel.workdays import shanghai_today
+from kernel.workdays import SHANGHAI, shanghai_today
 from services.permits import applications, licences, service
 from services.permits.dependencies import (
     AdminDep,
     EnterpriseDep,
     IssuingDep,
     LicenceAdminDep,
+    LicenceReaderDep,
     OnDate,
     ReviewerDep,
 )
 from services.permits.domain import (
     FINAL_STATUSES,
+    ITEM_CODE_PATTERN,
     ApplicationStatus,
     ApprovalMode,
     Clock,
@@ -44,9 +47,10 @@ from services.permits.domain import (
     pledge_text,
     version_status,
 )
+from services.permits.licences import LicenceStatus
 from services.permits.models import Application, ItemVersion, Licence
 from services.permits.qr import licence_qr_png, licence_qr_svg, qr_payload
-from services.permits.repository import ItemRepository
+from services.permits.repository import ItemRepository, LicenceFilter, LicenceRepository
 from services.permits.schemas import (
     ApplicationCreate,
     ApplicationRead,
@@ -386,6 +390,81 @@ async def verify(
         "method": "Ed25519 signature against the bureau's published keys (/.well-known/jwks."
         "json) and the W3C Bitstring Status Lists (/status-lists/revocation, /suspension)",
     }
+
+
+# The dates a listing may be asked about: every licence the platform can hold, and not so
+# near the ends of the calendar that a day's first instant in UTC would overflow.
+EARLIEST_ISSUE_DAY = date(1970, 1, 1)
+LATEST_ISSUE_DAY = date(9998, 12, 31)
+IssueDay = Annotated[
+    date | None,
+    Query(
+        ge=EARLIEST_ISSUE_DAY,
+        le=LATEST_ISSUE_DAY,
+        description="Business date (Asia/Shanghai), inclusive",
+    ),
+]
+
+
+def _day_starts(day: date) -> datetime:
+    """The first instant of a business day (Asia/Shanghai) in UTC."""
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def _after_issued(cursor: str) -> tuple[datetime, str]:
+    at, last_id = instant_cursor(cursor)
+    try:
+        return at.astimezone(UTC), last_id
+    except OverflowError as exc:  # an offset pushing year 1 or 9999 off the calendar
+        raise InvalidCursor("cursor is malformed", field="cursor") from exc
+
+
+@licences_router.get(
+    "/licences",
+    response_model=Page[LicenceRead],
+    summary="Licences issued, newest first (bureau: all; enterprise: its own; shared data "
+    "set for departments through the gateway)",
+    description="Each licence is public on its own at /licences/{number}; the list is not.",
+)
+async def list_licences(
+    session: SessionDep,
+    reader: LicenceReaderDep,
+    uscc: Annotated[USCC | None, Query(description="Only this enterprise's licences")] = None,
+    status: LicenceStatus | None = None,
+    item_code: Annotated[
+        str | None, Query(pattern=ITEM_CODE_PATTERN, description="Catalogue code")
+    ] = None,
+    issued_from: IssueDay = None,
+    issued_to: IssueDay = None,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[LicenceRead]:
+    if reader.role is Role.enterprise:
+        if uscc is not None and uscc != reader.subject:
+            raise Forbidden(
+                "an enterprise may list only its own licences", code="licences_not_yours"
+            )
+        uscc = reader.subject
+    if issued_from is not None and issued_to is not None and issued_from > issued_to:
+        raise RuleViolated(
+            "`issued_to` must be on or after `issued_from`",
+            code="period_reversed",
+            field="issued_to",
+        )
+    where = LicenceFilter(
+        uscc=uscc,
+        status=status,
+        item_code=item_code,
+        issued_from=_day_starts(issued_from) if issued_from else None,
+        issued_before=_day_starts(issued_to + timedelta(days=1)) if issued_to else None,
+    )
+    after = _after_issued(cursor) if cursor else None
+    rows = await LicenceRepository(session).list_page(where, after, limit + 1)
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = encode_cursor(page[-1].issued_at.isoformat(), page[-1].id)
+    return Page[LicenceRead](items=[_licence_read(x) for x in page], next_cursor=next_cursor)
 
 
 @licences_router.get(

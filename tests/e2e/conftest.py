@@ -21,6 +21,9 @@ from kernel.settings import REPO_ROOT, AuthSettings
 from tests.support import free_port
 
 SERVICES = ("permits", "credit", "inspection", "insurance")
+E2E_RATE_LIMITS = {
+    name: {"rate": 10_000, "burst": 100_000} for name in ("public", "read", "write", "data")
+}
 
 
 @dataclass
@@ -128,6 +131,10 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         "INSURANCE_RELAY_POLL_SECONDS": "0.2",
         "INSURANCE_SOURCE_URLS": json.dumps({"inspection": urls["inspection"]}),
         "INSURANCE_CONSUMER_SWEEP_SECONDS": "2",
+        "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{root / 'gateway.db'}",
+        # Every e2e caller comes from 127.0.0.1 and polls: budgets no flow can exhaust (the
+        # limits themselves are tested in tests/gateway/test_ratelimit.py and below).
+        "GATEWAY_RATE_LIMITS": json.dumps(E2E_RATE_LIMITS),
     }
     for service in SERVICES:
         env[f"{service.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{root / (service + '.db')}"
