@@ -108,10 +108,17 @@ def wrk(url: str, token: str, seconds: float, connections: int, rate: float | No
     ]
     script: str | None = None
     if rate is not None:
-        # Each connection waits connections/rate between requests (wrk's delay() is in ms).
-        delay_ms = max(1, round(connections / rate * 1000))
+        # Each connection waits an exponentially distributed pause of mean connections/rate
+        # before each request: Poisson arrivals at `rate` overall. Equal fixed pauses would
+        # keep the connections in step and send them in bursts of `connections` at once.
+        mean_ms = connections / rate * 1000
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-            f.write(f"function delay()\n  return {delay_ms}\nend\n")
+            f.write(
+                "math.randomseed(os.time())\n"
+                "function delay()\n"
+                f"  return math.floor(-math.log(1 - math.random()) * {mean_ms:.3f})\n"
+                "end\n"
+            )
             script = f.name
         args += ["-s", script]
     try:
@@ -254,6 +261,11 @@ async def measure(tmp: Path) -> dict[str, Any]:
         half = via.rps / 2
         direct_half = wrk(direct_url, token, PHASE_S, PACED_CONNECTIONS, half)
         via_half = wrk(via_url, token, PHASE_S, PACED_CONNECTIONS, half)
+        # The floor: the service's cheapest answer (its liveness route, no token check and no
+        # database), so nearly all the cost through the gateway is the gateway's own. The
+        # gateway still verifies the token and takes a rate-limit token on every request.
+        floor_direct = wrk(f"{service_url}/health", token, PHASE_S, CONNECTIONS, None)
+        floor_via = wrk(f"{gateway_url}/api/inspection/health", token, PHASE_S, CONNECTIONS, None)
     finally:
         stop(procs)
     for name, run in (
@@ -261,6 +273,8 @@ async def measure(tmp: Path) -> dict[str, Any]:
         ("gateway", via),
         ("direct at half", direct_half),
         ("gateway at half", via_half),
+        ("floor direct", floor_direct),
+        ("floor through the gateway", floor_via),
     ):
         if run.errors:
             raise RuntimeError(f"{name}: {run.errors} errors of {run.requests} requests")
@@ -270,6 +284,8 @@ async def measure(tmp: Path) -> dict[str, Any]:
         "direct_half": direct_half,
         "via_half": via_half,
         "half_rate": half,
+        "floor_direct": floor_direct,
+        "floor_via": floor_via,
     }
 
 
@@ -305,6 +321,9 @@ async def run() -> Result:
             "added_p99_ms": round(added_p99, 2),
             "target_ratio": TARGET_RATIO,
             "target_added_p99_ms": TARGET_ADDED_P99_MS,
+            "floor_request": "GET /health (the service's liveness answer, no database)",
+            "floor_rps": {"direct": m["floor_direct"].rps, "gateway": m["floor_via"].rps},
+            "floor_ratio": round(m["floor_via"].rps / m["floor_direct"].rps, 3),
             "servers": "uvicorn (httptools, uvloop), 1 worker each; gateway client aiohttp",
             "cpus": os.cpu_count(),
         },

@@ -22,11 +22,18 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.aggregate import install_aggregation
-from gateway.config import GatewaySettings, get_settings
+from gateway.config import UPSTREAM_NAMES, GatewaySettings, get_settings
 from gateway.context import GatewayRuntime
 from gateway.identity import install_identity
 from gateway.openapi import install_openapi
-from gateway.proxy import Upstream, Upstreams, install_proxy, upstreams_of
+from gateway.proxy import (
+    Upstream,
+    UpstreamFastPath,
+    Upstreams,
+    install_proxy,
+    proxy_route,
+    upstreams_of,
+)
 from gateway.ratelimit import install_rate_limits
 from gateway.sharing_router import install_sharing
 from kernel.errors import install_problem_handlers, problem_response
@@ -152,6 +159,11 @@ class GatewayApp(FastAPI):
             p for p in (self.docs_url, self.redoc_url, self.swagger_ui_oauth2_redirect_url) if p
         ]
         inner = super().build_middleware_stack()
+        # Innermost, in front of the router: proxied paths skip the route scan.
+        node = inner
+        while getattr(node, "app", None) is not self.router:
+            node = node.app  # type: ignore[attr-defined]
+        node.app = UpstreamFastPath(self.router, proxy_route(self), UPSTREAM_NAMES)  # type: ignore[attr-defined]
         # The edge layers (CORS, identity, rate limits) in the order they were installed, the
         # first outermost. They answer their own refusals as problem+json.
         edge: list[EdgeLayer] = getattr(self.state, "edge", [])

@@ -11,7 +11,8 @@ from urllib.parse import quote, quote_from_bytes
 import aiohttp
 from fastapi import FastAPI, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from yarl import URL
 
 from gateway.config import GatewaySettings
@@ -424,3 +425,40 @@ def install_proxy(app: FastAPI) -> None:
     # A plain Starlette route: no dependency solving on the hot path, and no schema entry (the
     # services' own OpenAPI documents these paths).
     app.add_route(PROXY_PATH, proxy, methods=PROXY_METHODS, name="proxy", include_in_schema=False)
+
+
+class UpstreamFastPath:
+    """Sends `/api/<upstream>/...` straight to the proxy route, past the router's scan.
+
+    The proxy's catch-all comes after every route of the gateway's own, and matching a request
+    against each of them cost about 190 µs, measured under load with cProfile: half of the
+    gateway's time per proxied request. The gateway's own `/api/...` routes use names that are
+    not upstreams (enterprises, data, gateway), so nothing they match is taken from them. It
+    sits inside FastAPI's exception middleware, so the proxy's problems render as before.
+    """
+
+    def __init__(self, router: ASGIApp, route: Route, names: Iterable[str]) -> None:
+        self.router = router
+        self.route = route
+        self.names = frozenset(names)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/api/"):
+                name, sep, rest = path[5:].partition("/")
+                if sep and name in self.names:
+                    scope["path_params"] = {"service": name, "path": rest}
+                    scope["endpoint"] = proxy
+                    scope["route"] = self.route
+                    await self.route.handle(scope, receive, send)
+                    return
+        await self.router(scope, receive, send)
+
+
+def proxy_route(app: FastAPI) -> Route:
+    """The proxy's route, as install_proxy added it."""
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.name == "proxy":
+            return route
+    raise LookupError("install_proxy has not run")
