@@ -43,13 +43,18 @@ class Suite:
 
     def restart(self, service: str, **extra_env: str) -> None:
         """Stop a service (SIGTERM, as an operator would) and start it again with more env."""
-        proc = self.procs[service]
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(15)
+        self.stop(service)
         self.env.update(extra_env)
         self.procs[service] = _start(
             service, f"services.{service}.main:app", self.ports[service], self.env, self.logs
         )
+
+    def stop(self, service: str) -> None:
+        """Stop a service as an operator would (SIGTERM); a stopped one is left as it is."""
+        proc = self.procs[service]
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(15)
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.logs / f"{name}.log"
