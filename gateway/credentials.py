@@ -20,6 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.models import ApiKey, Client
 from kernel.errors import Conflict, NotFound
 
+# Machine clients' subjects: insurer ids (as the insurance service registers them) and
+# department codes (e.g. QD-CBIRC). Grants name departments with the same pattern, so a grant
+# is never made for a code no client could carry.
+SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$"
+
 CLIENT_ID_PREFIX = "qdc_"
 API_KEY_PREFIX = "qdk_"
 # Ids are 96 random bits in lower-case hex: unguessable enough to name a key without being

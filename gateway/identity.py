@@ -167,8 +167,9 @@ class Identity:
         self._tokens: dict[bytes, tuple[Principal, float]] = {}
         self._keys: dict[str, _KeyEntry] = {}
         self._lookups: dict[str, asyncio.Task[_KeyEntry | None]] = {}
-        # Set by the rate limits: charges a refused request to its address's public bucket and
-        # answers 429 (returning True) when that bucket is empty.
+        # Set by the rate limits: takes a public token from the request's address, answering
+        # 429 (and returning True) when there is none. Charged for refused credentials and
+        # before every API-key database lookup.
         self.on_refused: Callable[[Scope, Receive, Send], Awaitable[bool]] | None = None
 
     # --- bearer tokens ------------------------------------------------------------------------
@@ -206,6 +207,14 @@ class Identity:
         return principal
 
     # --- API keys -----------------------------------------------------------------------------
+
+    def needs_lookup(self, presented: bytes) -> bool:
+        """Whether checking this API key would read the database (no fresh cached entry)."""
+        key_id = api_key_id(presented.strip())
+        if key_id is None:
+            return False
+        entry = self._keys.get(key_id)
+        return entry is None or time.monotonic() - entry.checked_at > self._key_ttl
 
     async def api_key(self, presented: bytes) -> _Minted:
         """The insurer behind an API key and the gateway token that stands for it."""
@@ -335,6 +344,15 @@ class IdentityLayer:
                     title_zh="认证信息冲突",
                 )
             if api_key is not None:
+                charge = self.identity.on_refused
+                if (
+                    charge is not None
+                    and self.identity.needs_lookup(api_key)
+                    and await charge(scope, receive, send)
+                ):
+                    # Each database lookup costs the address a public token first, so made-up
+                    # key ids cannot turn into unbounded database reads.
+                    return
                 minted = await self.identity.api_key(api_key)
                 state[PRINCIPAL_STATE] = minted.principal
                 # The services verify the gateway's token like any other; the key stays here.

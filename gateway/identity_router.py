@@ -4,7 +4,7 @@ keys, and the admins' management of machine clients and insurer API keys."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -15,6 +15,7 @@ from sqlalchemy import event
 
 from gateway.context import Runtime, Session, require
 from gateway.credentials import (
+    SUBJECT_PATTERN,
     ApiKeyNotFound,
     ClientNotFound,
     get_api_key,
@@ -34,6 +35,7 @@ from gateway.issuer import issuer_of
 from gateway.models import ApiKey, Client
 from gateway.paths import TOKEN_PATH
 from kernel.auth.principal import Principal, Role
+from kernel.auth.service_token import SERVICE_SCOPES
 from kernel.db import utcnow
 from kernel.errors import Forbidden, ProblemError, ServiceUnavailable
 from kernel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
@@ -50,8 +52,6 @@ MAX_TOKEN_REQUEST_FIELDS = 16
 # RFC 6749 §5.1: token answers (and their errors) are never cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
-# Insurer ids (as the insurance service registers them) and department codes.
-SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$"
 # RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.
 SCOPE_PATTERN = r"^[\x21\x23-\x5b\x5d-\x7e]{1,64}$"
 # One line of text, not blank: no control characters (PostgreSQL refuses NUL outright).
@@ -61,6 +61,8 @@ REASON_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 # Clients' scopes are stored space-separated in a column of this width.
 MAX_SCOPES_LENGTH = 500
 _SCOPE_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
+# The roles a machine client is registered with (ClientCreate.role), the only ones it is issued.
+MACHINE_ROLES = frozenset({Role.insurer.value, Role.department.value})
 
 
 # --- OAuth2 errors (RFC 6749 §5.2), as problem documents -------------------------------------
@@ -128,6 +130,9 @@ class ClientCreate(BaseModel):
     def _distinct_and_storable(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
             raise ValueError("each scope may be listed once")
+        reserved = sorted(SERVICE_SCOPES.intersection(value))
+        if reserved:
+            raise ValueError(f"{', '.join(reserved)}: only the services' own tokens carry these")
         if len(" ".join(value)) > MAX_SCOPES_LENGTH:
             raise ValueError(f"the scopes together take at most {MAX_SCOPES_LENGTH} characters")
         return value
@@ -174,7 +179,14 @@ class ApiKeyCreate(BaseModel):
     @field_validator("expires_at")
     @classmethod
     def _in_future(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value <= utcnow():
+        if value is None:
+            return None
+        try:
+            # Stored in UTC: an offset that carries it past year 9999 is bad input, not a 500.
+            value = value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("out of range") from exc
+        if value <= utcnow():
             raise ValueError("expires_at must be in the future")
         return value
 
@@ -399,7 +411,13 @@ def identity_router() -> APIRouter:
         assert client is not None
         if client.revoked_at is not None:
             raise OAuthError("invalid_client", "this client has been revoked")
-        granted = _granted_scopes(form, split_scopes(client.scopes))
+        if client.role not in MACHINE_ROLES:
+            # Only ever insurer or department (ClientCreate); a row saying otherwise is not
+            # honoured, so this endpoint never mints a role an admin did not register.
+            raise OAuthError("invalid_client", "this client's role cannot be issued tokens")
+        # Service scopes are never issued to a machine client, even if its row lists one.
+        allowed = [s for s in split_scopes(client.scopes) if s not in SERVICE_SCOPES]
+        granted = _granted_scopes(form, allowed)
         issuer = issuer_of(runtime)
         if issuer is None:
             raise _issuer_unavailable()

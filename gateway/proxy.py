@@ -249,10 +249,12 @@ def check_path(path: str) -> None:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it is known to exceed `limit`."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    declared = request.headers.get("content-length", "")
+    # ASCII digits only ("²".isdigit() is true), and over 18 of them is too large anyway
+    # (int() refuses more than 4300 digits; the detail must not echo them all).
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise PayloadTooLarge(
-            f"the body has {int(declared)} bytes; the limit is {limit}", limit=limit
+            f"the declared Content-Length exceeds the limit of {limit} bytes", limit=limit
         )
     chunks: list[bytes] = []
     size = 0

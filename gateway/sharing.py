@@ -16,6 +16,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final, Protocol, TypeVar
 
+from gateway.credentials import SUBJECT_PATTERN
 from kernel.errors import Forbidden, NotFound, ProblemError, RuleViolated
 from kernel.uscc import InvalidUSCC, validate_uscc
 
@@ -23,10 +24,15 @@ from kernel.uscc import InvalidUSCC, validate_uscc
 MAX_GRANT_YEARS: Final = 2
 
 # Department codes as departments' clients carry them in their tokens (e.g. QD-CBIRC).
-DEPARTMENT_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$"
+DEPARTMENT_PATTERN: Final = SUBJECT_PATTERN
 
 # Query parameters the gateway itself reads on a data-set read (never forwarded upstream).
 GRANT_PARAMETER: Final = "grant"
+
+# Business dates a query may name: wide enough for every record, far enough from the ends of
+# the calendar that a day's first instant in UTC never overflows (the owners refuse the rest).
+EARLIEST_DAY: Final = date(1970, 1, 1)
+LATEST_DAY: Final = date(9998, 12, 31)
 
 # Cursors are kernel.pagination's: URL-safe base64 without padding.
 _CURSOR: Final = re.compile(r"[A-Za-z0-9_-]+")
@@ -134,9 +140,12 @@ class Param:
             if len(raw) != 10:
                 raise ValueError("must be a date, YYYY-MM-DD")
             try:
-                return date.fromisoformat(raw).isoformat()
+                day = date.fromisoformat(raw)
             except ValueError as exc:
                 raise ValueError("must be a date, YYYY-MM-DD") from exc
+            if not EARLIEST_DAY <= day <= LATEST_DAY:
+                raise ValueError(f"must be from {EARLIEST_DAY} to {LATEST_DAY}")
+            return day.isoformat()
         if self.kind is ParamKind.integer:
             if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
                 raise ValueError(f"must be a whole number from {self.minimum} to {self.maximum}")

@@ -36,7 +36,9 @@ from gateway.proxy import UpstreamTimeout, UpstreamUnavailable
 from gateway.sharing import (
     CATALOGUE,
     DEPARTMENT_PATTERN,
+    EARLIEST_DAY,
     GRANT_PARAMETER,
+    LATEST_DAY,
     DataSet,
     GrantStatus,
     ParameterError,
@@ -79,10 +81,6 @@ GATEWAY_SUBJECT: Final = "svc:gateway"
 
 _BUREAU: Final = (Role.officer, Role.leader, Role.admin)
 _GRANT_ID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-# Business dates the listings may be asked about: wide enough for every record, far enough from
-# the ends of the calendar that a day's first instant in UTC never overflows.
-EARLIEST_DAY: Final = date(1970, 1, 1)
-LATEST_DAY: Final = date(9998, 12, 31)
 
 AdminCaller = Annotated[Principal, Depends(require(Role.admin))]
 GrantViewer = Annotated[Principal, Depends(require(*_BUREAU, Role.department))]

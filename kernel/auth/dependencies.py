@@ -79,11 +79,17 @@ def require_roles(
 
 
 def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that admits only tokens carrying `scope` (service-to-service calls)."""
+    """A dependency that admits only service tokens carrying `scope` (service-to-service calls).
+
+    The role is checked too: a person's or a machine client's token that somehow carries the
+    scope (a misconfigured identity provider client) still reads no service's internals.
+    """
 
     async def guard(principal: CurrentPrincipal) -> Principal:
-        if not principal.has_scope(scope):
-            raise Forbidden(f"scope {scope!r} required", code="scope_required")
+        if principal.role is not Role.service or not principal.has_scope(scope):
+            raise Forbidden(
+                f"a service token with scope {scope!r} is required", code="scope_required"
+            )
         return principal
 
     return guard

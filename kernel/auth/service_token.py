@@ -14,6 +14,9 @@ from kernel.settings import AuthSettings
 REPLAY_SCOPE = "events:replay"
 # The gateway reading a data set for a department under a grant (gateway/sharing.py).
 DATA_SHARE_SCOPE = "data:share"
+# Scopes for the services' own tokens only: the replay endpoints check the scope alone, so a
+# machine client (an insurer's or a department's system) must never be given one.
+SERVICE_SCOPES = frozenset({REPLAY_SCOPE, DATA_SHARE_SCOPE})
 
 
 class ServiceTokenProvider:

@@ -31,7 +31,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from gateway.credentials import issue_api_key, new_api_key, new_secret
 from gateway.issuer import jwk_thumbprint
-from gateway.models import ApiKey
+from gateway.models import ApiKey, Client
 from kernel.auth.dev import JWKS_FILE, KEY_FILE, DevIssuer
 from kernel.auth.principal import Role
 from kernel.auth.verifier import TokenVerifier
@@ -917,6 +917,30 @@ class TestClientCredentials:
         assert "scope" not in unscoped.json()
         assert "scope" not in unverified(unscoped.json()["access_token"])
 
+    async def test_a_row_is_never_issued_a_service_scope_or_another_role(
+        self, gateway: GatewayFactory, issuer: DevIssuer, database_url: str
+    ) -> None:
+        # Rows written before registration refused these, or by hand: the endpoint itself
+        # never mints a service scope or a role other than insurer and department.
+        async with gateway(database_url=database_url) as client:
+            created = await create_client(client, issuer)
+            async with direct_database(database_url) as sessions, unit_of_work(sessions) as s:
+                row = await s.get(Client, created["client_id"])
+                assert row is not None
+                row.scopes = "reports:read events:replay data:share"
+            plain = await token_request(client, form_credentials(created))
+            asked = await token_request(client, form_credentials(created, scope="events:replay"))
+            async with direct_database(database_url) as sessions, unit_of_work(sessions) as s:
+                row = await s.get(Client, created["client_id"])
+                assert row is not None
+                row.role = "admin"
+            as_admin = await token_request(client, form_credentials(created))
+        assert plain.status_code == 200, plain.text
+        assert plain.json()["scope"] == "reports:read"
+        assert unverified(plain.json()["access_token"])["scope"] == "reports:read"
+        assert "events:replay" in assert_oauth_error(asked, 400, "invalid_scope")["detail"]
+        assert_oauth_error(as_admin, 401, "invalid_client")
+
 
 # --- management of clients and keys ----------------------------------------------------------
 
@@ -1141,6 +1165,9 @@ class TestManagementInput:
             ({"scopes": ["a", "a"]}, "scopes"),
             ({"scopes": ["has space"]}, "scopes.0"),
             ({"scopes": [f"s{n:02}" + "x" * 60 for n in range(9)]}, "scopes"),
+            # The services' own scopes: /events checks the scope alone.
+            ({"scopes": ["reports:read", "events:replay"]}, "scopes"),
+            ({"scopes": ["data:share"]}, "scopes"),
             ({"client_secret": "chosen-by-me"}, "client_secret"),
         ],
     )
@@ -1166,6 +1193,8 @@ class TestManagementInput:
             ({"name": "a\u0000b"}, "name"),
             ({"expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
             ({"expires_at": "2099-01-01T00:00:00"}, "expires_at"),  # no zone
+            # Past year 9999 once in UTC (stored in UTC): a 422, never a 500.
+            ({"expires_at": "9999-12-31T23:59:59-12:00"}, "expires_at"),
             ({"key": "qdk_mine"}, "key"),
         ],
     )

@@ -337,6 +337,21 @@ class TestFailures:
             at_limit = await c.post("/api/permits/x", content=b"c" * 1024)
             assert at_limit.status_code == 200
 
+    async def test_a_content_length_int_cannot_parse_is_never_a_500(
+        self, upstream_urls: dict[str, str]
+    ) -> None:
+        # "²" is a digit to str.isdigit, and int() refuses over 4300 digits; a front server
+        # should refuse both, but the gateway must not rely on it.
+        async with gateway(upstream_urls, max_body_bytes=1024) as c:
+            superscript = await c.post(
+                "/api/permits/x", content=b"ab", headers={b"content-length": b"\xb2"}
+            )
+            huge = await c.post(
+                "/api/permits/x", content=b"ab", headers={"content-length": "9" * 5000}
+            )
+        assert superscript.status_code == 200
+        assert_problem(huge, 413, "payload_too_large")
+
     async def test_an_upstream_that_is_down_is_503_naming_it(
         self, upstream_urls: dict[str, str]
     ) -> None:

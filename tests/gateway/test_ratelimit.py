@@ -359,6 +359,30 @@ class TestGatewayInProcess:
         assert anonymous.status_code == 429
         assert verified.status_code == 200
 
+    async def test_made_up_api_key_ids_stop_reaching_the_database(
+        self, make_gateway: GatewayFactory
+    ) -> None:
+        # Every lookup of a key id the gateway has not cached costs the address a public token
+        # before the database is read; a refusal costs another.
+        async with make_gateway(rate_limits=limits_setting(public=(NO_REFILL, 3))) as c:
+            identity = c._transport.app.state.identity  # type: ignore[attr-defined]
+            lookups: list[str] = []
+            load = identity._load
+
+            async def counting_load(key_id: str, started: float) -> Any:
+                lookups.append(key_id)
+                return await load(key_id, started)
+
+            identity._load = counting_load
+            statuses = []
+            for n in range(6):
+                key = f"qdk_{n:024x}_" + "s" * 43
+                statuses.append(
+                    (await c.get("/api/permits/x", headers={"X-API-Key": key})).status_code
+                )
+        assert statuses == [401, 429, 429, 429, 429, 429]
+        assert len(lookups) == 2
+
     async def test_exempt_paths_pass_when_the_bucket_is_empty(
         self, make_gateway: GatewayFactory
     ) -> None:

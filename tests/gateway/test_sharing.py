@@ -498,6 +498,9 @@ class TestReads:
             ("licences", "limit=1&limit=2", "limit"),
             ("licences", "uscc=91370200XXXXXXXXXX", "uscc"),
             ("licences", "issued_from=2026-02-30", "issued_from"),
+            # The owner's range: refused here, not sent on to come back as a failed read.
+            ("licences", "issued_from=0001-01-01", "issued_from"),
+            ("licences", "issued_to=9999-12-31", "issued_to"),
             ("licences", "cursor=%00", "cursor"),
             ("licences", "grant=a&grant=b", "grant"),
             ("credit-lists", "q=x", "list"),

@@ -112,6 +112,17 @@ class TestAccess:
         r = await client.get("/events", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 403
 
+    @pytest.mark.parametrize("role", ["admin", "insurer", "department"])
+    async def test_the_replay_scope_on_another_roles_token_is_403(
+        self, source: Source, issuer: DevIssuer, role: str
+    ) -> None:
+        # Only a service reads another service's events, whatever scopes a token was given.
+        client, _, _ = source
+        token = issuer.mint(role, "someone", scopes=(REPLAY_SCOPE,))
+        r = await client.get("/events", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 403
+        assert r.json()["code"] == "scope_required"
+
     async def test_service_token_with_replay_scope_is_200(
         self, source: Source, issuer: DevIssuer
     ) -> None:
