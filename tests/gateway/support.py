@@ -67,7 +67,7 @@ def upstream_app(name: str, *, ready: bool = True) -> FastAPI:
         response.raw_headers.append((b"set-cookie", b"b=2; Path=/"))
         return response
 
-    @app.api_route("/big/{size}", methods=["GET", "HEAD"])
+    @app.api_route("/big/{size}", methods=["GET", "HEAD"], include_in_schema=False)
     async def big(size: int) -> Response:
         return Response(b"x" * size, media_type="application/octet-stream")
 
@@ -79,7 +79,7 @@ def upstream_app(name: str, *, ready: bool = True) -> FastAPI:
             headers={"Content-Encoding": "gzip"},
         )
 
-    @app.api_route("/{path:path}", methods=ALL_METHODS)
+    @app.api_route("/{path:path}", methods=ALL_METHODS, include_in_schema=False)
     async def echo(request: Request, path: str) -> Response:
         body = await request.body()
         if "_sleep" in request.query_params:
