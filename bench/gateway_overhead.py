@@ -19,11 +19,8 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import suppress
@@ -33,7 +30,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import Result
+from bench.common import Result, free_port, start_uvicorn, stop_processes
 from kernel.auth.dev import DevIssuer
 from kernel.settings import AuthSettings
 
@@ -45,12 +42,6 @@ PACED_CONNECTIONS = 16
 ROUNDS = int(os.environ.get("BENCH_GATEWAY_ROUNDS", "3"))
 TARGET_RATIO = 0.6
 TARGET_ADDED_P99_MS = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def valid_uscc() -> str:
@@ -144,46 +135,6 @@ def wrk(url: str, token: str, seconds: float, connections: int, rate: float | No
     return parse_wrk(out)
 
 
-def start(
-    name: str, app: str, port: int, env: dict[str, str], logs: Path
-) -> subprocess.Popen[bytes]:
-    with (logs / f"{name}.log").open("wb") as log:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                app,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 async def wait_for(url: str, headers: dict[str, str], procs: list[subprocess.Popen[bytes]]) -> None:
     deadline = time.monotonic() + 60
     async with aiohttp.ClientSession() as http:
@@ -252,8 +203,8 @@ async def measure(tmp: Path) -> dict[str, Any]:
     service_url = f"http://127.0.0.1:{service_port}"
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     procs = [
-        start("inspection", "services.inspection.main:app", service_port, env, logs),
-        start("gateway", "gateway.main:app", gateway_port, env, logs),
+        start_uvicorn("inspection", "services.inspection.main:app", service_port, env, logs),
+        start_uvicorn("gateway", "gateway.main:app", gateway_port, env, logs),
     ]
     try:
         headers = {"Authorization": f"Bearer {token}"}
@@ -290,7 +241,7 @@ async def measure(tmp: Path) -> dict[str, Any]:
         floor_direct = wrk(f"{service_url}/health", token, PHASE_S, CONNECTIONS, None)
         floor_via = wrk(f"{gateway_url}/api/inspection/health", token, PHASE_S, CONNECTIONS, None)
     finally:
-        stop(procs)
+        stop_processes(procs)
     for name, run in (
         ("direct", direct),
         ("gateway", via),

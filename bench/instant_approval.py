@@ -24,24 +24,29 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench.common import PG_ADMIN_DSN, Result, percentile, postgres_database
+from bench.common import (
+    PG_ADMIN_DSN,
+    Result,
+    free_port,
+    percentile,
+    postgres_database,
+    start_uvicorn,
+    stop_processes,
+)
 from kernel.auth.dev import DevIssuer
 from kernel.devbroker import DevBroker
-from kernel.settings import REPO_ROOT, AuthSettings
+from kernel.settings import AuthSettings
 from kernel.uscc import make_uscc
 
 SERVICES = ("permits", "credit", "inspection", "insurance")
@@ -58,12 +63,6 @@ REQUEST_TIMEOUT_S = 30.0
 MAX_ERRORS_SHOWN = 5
 TARGET_RATIO_MIN = 0.2
 TARGET_HALF_P99_MS = 100.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @asynccontextmanager
@@ -98,49 +97,6 @@ class Suite:
                 raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
 
 
-def _start(
-    name: str, app: str, port: int, env: dict[str, str], logs: Path
-) -> subprocess.Popen[bytes]:
-    with (logs / f"{name}.log").open("wb") as log:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                app,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-                "--timeout-graceful-shutdown",
-                "5",
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for proc in procs.values():
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @contextmanager
 def suite_processes(tmp: Path, bootstrap: str, database_urls: dict[str, str]) -> Iterator[Suite]:
     logs = tmp / "logs"
@@ -168,13 +124,15 @@ def suite_processes(tmp: Path, bootstrap: str, database_urls: dict[str, str]) ->
     suite = Suite(urls["gateway"], logs)
     try:
         for service in SERVICES:
-            suite.procs[service] = _start(
+            suite.procs[service] = start_uvicorn(
                 service, f"services.{service}.main:app", ports[service], env, logs
             )
-        suite.procs["gateway"] = _start("gateway", "gateway.main:app", ports["gateway"], env, logs)
+        suite.procs["gateway"] = start_uvicorn(
+            "gateway", "gateway.main:app", ports["gateway"], env, logs
+        )
         yield suite
     finally:
-        _stop(suite.procs)
+        stop_processes(suite.procs.values())
         keep = os.environ.get("BENCH_LOGS_DIR")
         if keep:
             shutil.copytree(logs, Path(keep) / "instant_approval", dirs_exist_ok=True)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
-import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from kernel.auth.dev import JWKS_FILE, DevIssuer
+from kernel.auth.dev import JWKS_FILE, DevIssuer, token_claims
 from kernel.auth.principal import Role
 from kernel.settings import AuthSettings
 
@@ -122,19 +120,9 @@ class SigningKeyIssuer(GatewayIssuer):
         scopes: tuple[str, ...] = (),
         ttl_seconds: int,
     ) -> str:
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": self.issuer,
-            "aud": self.audience,
-            "sub": subject,
-            "role": Role(role).value,
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl_seconds,
-            "jti": str(uuid.uuid4()),
-        }
-        if scopes:
-            claims["scope"] = " ".join(scopes)
+        claims = token_claims(
+            self.issuer, self.audience, role, subject, scopes=scopes, ttl_seconds=ttl_seconds
+        )
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})
 
     def jwks(self) -> dict[str, Any]:

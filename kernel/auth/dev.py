@@ -64,22 +64,45 @@ class DevIssuer:
         name: str | None = None,
     ) -> str:
         """A signed token for `role` and `subject` (USCC, insurer id, department code, ...)."""
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": self._settings.issuer,
-            "aud": self._settings.audience,
-            "sub": subject,
-            "role": Role(role).value,
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl_seconds,
-            "jti": str(uuid.uuid4()),
-        }
-        if scopes:
-            claims["scope"] = " ".join(scopes)
-        if name:
-            claims["name"] = name
+        claims = token_claims(
+            self._settings.issuer,
+            self._settings.audience,
+            role,
+            subject,
+            scopes=scopes,
+            ttl_seconds=ttl_seconds,
+            name=name,
+        )
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self._kid})
+
+
+def token_claims(
+    issuer: str,
+    audience: str,
+    role: Role | str,
+    subject: str,
+    *,
+    scopes: tuple[str, ...] = (),
+    ttl_seconds: int,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """The claims of a token this platform issues (development issuer, the gateway's)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject,
+        "role": Role(role).value,
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl_seconds,
+        "jti": str(uuid.uuid4()),
+    }
+    if scopes:
+        claims["scope"] = " ".join(scopes)
+    if name:
+        claims["name"] = name
+    return claims
 
 
 def _write_atomic(path: Path, data: bytes, *, exclusive: bool = False) -> None:

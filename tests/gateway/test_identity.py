@@ -5,16 +5,13 @@ the gateway's own issuer, and the management of clients and keys."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
-import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,14 +22,12 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, generate_private_key
 from fastapi import FastAPI
-from jwt.algorithms import RSAAlgorithm
 
 from gateway.credentials import issue_api_key, new_api_key, new_secret
 from gateway.issuer import jwk_thumbprint
 from gateway.models import ApiKey, Client
-from kernel.auth.dev import JWKS_FILE, KEY_FILE, DevIssuer
+from kernel.auth.dev import JWKS_FILE, DevIssuer
 from kernel.auth.principal import Role
 from kernel.auth.verifier import TokenVerifier
 from kernel.db import SessionFactory, make_engine, make_session_factory, unit_of_work, utcnow
@@ -40,6 +35,15 @@ from kernel.settings import AuthSettings
 from tests.gateway.conftest import GatewayFactory
 from tests.gateway.support import assert_problem, gateway_settings, running_gateway, seen
 from tests.support import bearer, free_port, serving
+from tests.support.tokens import (
+    DevKey,
+    RSAKey,
+    b64url,
+    claims_for,
+    load_dev_key,
+    new_rsa_key,
+    write_jwks,
+)
 
 INSURER = "PICC-QD"
 ADMIN = "admin-001"
@@ -49,84 +53,9 @@ Gateway = AbstractAsyncContextManager[httpx.AsyncClient]
 # --- keys and tokens -------------------------------------------------------------------------
 
 
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def claims_for(auth: AuthSettings, **overrides: Any) -> dict[str, Any]:
-    """A complete, valid claim set for `auth`'s issuer and audience; NAME=None drops a claim."""
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": auth.issuer,
-        "aud": auth.audience,
-        "sub": "officer-007",
-        "role": "officer",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 600,
-        "jti": str(uuid.uuid4()),
-    }
-    for name, value in overrides.items():
-        if value is None:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
-    return claims
-
-
-@dataclass
-class DevKey:
-    """The session's development key, read back from the issuer's files."""
-
-    private: Ed25519PrivateKey
-    kid: str
-    public_pem: bytes
-
-    def sign(self, claims: dict[str, Any], **headers: Any) -> str:
-        return jwt.encode(
-            claims, self.private, algorithm="EdDSA", headers={"kid": self.kid, **headers}
-        )
-
-
 @pytest.fixture(scope="module")
 def dev_key(auth_settings: AuthSettings, issuer: DevIssuer) -> DevKey:
-    private = serialization.load_pem_private_key(
-        (auth_settings.dev_key_dir / KEY_FILE).read_bytes(), password=None
-    )
-    assert isinstance(private, Ed25519PrivateKey)
-    (jwk,) = json.loads((auth_settings.dev_key_dir / JWKS_FILE).read_text())["keys"]
-    public_pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return DevKey(private, jwk["kid"], public_pem)
-
-
-@dataclass
-class RSAKey:
-    private: RSAPrivateKey
-    kid: str = field(default_factory=lambda: f"rsa-{uuid.uuid4().hex[:8]}")
-
-    def jwk(self) -> dict[str, Any]:
-        jwk: dict[str, Any] = RSAAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
-        return jwk
-
-    def sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self.private, algorithm="RS256", headers={"kid": self.kid})
-
-
-def new_rsa_key() -> RSAKey:
-    return RSAKey(generate_private_key(public_exponent=65537, key_size=2048))
-
-
-def write_jwks(path: Path, *keys: RSAKey) -> None:
-    """Replace the JWKS file atomically (with a new mtime), as a rotation job would."""
-    before = path.stat().st_mtime_ns if path.exists() else 0
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"keys": [k.jwk() for k in keys]}))
-    os.replace(tmp, path)
-    if path.stat().st_mtime_ns == before:
-        os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
+    return load_dev_key(auth_settings)
 
 
 @dataclass

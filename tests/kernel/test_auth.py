@@ -8,26 +8,21 @@ import contextlib
 import hashlib
 import hmac
 import json
-import os
 import time
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, generate_private_key
 from fastapi import FastAPI
-from jwt.algorithms import RSAAlgorithm
 
 from kernel.app import ServiceRuntime
 from kernel.auth import devtoken
-from kernel.auth.dev import JWKS_FILE, KEY_FILE, DevIssuer
+from kernel.auth.dev import KEY_FILE, DevIssuer
 from kernel.auth.principal import Principal, Role
 from kernel.auth.verifier import InvalidToken, TokenVerifier
 from kernel.devbroker import DevBroker
@@ -36,6 +31,15 @@ from kernel.uscc import make_uscc
 from services.insurance.config import InsuranceSettings
 from services.insurance.main import create_app
 from tests.support import bearer, running, serving
+from tests.support.tokens import (
+    DevKey,
+    RSAKey,
+    b64url,
+    claims_for,
+    load_dev_key,
+    new_rsa_key,
+    write_jwks,
+)
 
 USCC = make_uscc(7)
 
@@ -43,62 +47,9 @@ USCC = make_uscc(7)
 # --- signing helpers -------------------------------------------------------------------------
 
 
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def claims_for(settings: AuthSettings, **overrides: Any) -> dict[str, Any]:
-    """A complete, valid claim set; pass NAME=None to drop a claim."""
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": settings.issuer,
-        "aud": settings.audience,
-        "sub": "officer-007",
-        "role": "officer",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 600,
-        "jti": str(uuid.uuid4()),
-    }
-    for name, value in overrides.items():
-        if value is None:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
-    return claims
-
-
-@dataclass
-class DevKey:
-    """The session's development signing key, read back from the issuer's files."""
-
-    private: Ed25519PrivateKey
-    kid: str
-    public_pem: bytes
-    public_raw: bytes
-
-    def sign(self, claims: dict[str, Any], **headers: Any) -> str:
-        return jwt.encode(
-            claims, self.private, algorithm="EdDSA", headers={"kid": self.kid, **headers}
-        )
-
-
 @pytest.fixture(scope="session")
 def dev_key(auth_settings: AuthSettings, issuer: DevIssuer) -> DevKey:
-    private = serialization.load_pem_private_key(
-        (auth_settings.dev_key_dir / KEY_FILE).read_bytes(), password=None
-    )
-    assert isinstance(private, Ed25519PrivateKey)
-    (jwk,) = json.loads((auth_settings.dev_key_dir / JWKS_FILE).read_text())["keys"]
-    public = private.public_key()
-    return DevKey(
-        private=private,
-        kid=jwk["kid"],
-        public_pem=public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ),
-        public_raw=public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw),
-    )
+    return load_dev_key(auth_settings)
 
 
 @pytest.fixture
@@ -112,35 +63,6 @@ def unsigned_token(header: dict[str, Any], claims: dict[str, Any], signature: by
     h = b64url(json.dumps(header).encode())
     p = b64url(json.dumps(claims).encode())
     return f"{h}.{p}.{b64url(signature)}"
-
-
-@dataclass
-class RSAKey:
-    private: RSAPrivateKey
-    kid: str = field(default_factory=lambda: f"rsa-{uuid.uuid4().hex[:8]}")
-
-    def jwk(self) -> dict[str, Any]:
-        jwk: dict[str, Any] = RSAAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
-        return jwk
-
-    def sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self.private, algorithm="RS256", headers={"kid": self.kid})
-
-
-def new_rsa_key() -> RSAKey:
-    return RSAKey(generate_private_key(public_exponent=65537, key_size=2048))
-
-
-def write_jwks(path: Path, *keys: RSAKey) -> None:
-    """Replace the JWKS file atomically, as an operator's rotation job would."""
-    before = path.stat().st_mtime_ns if path.exists() else 0
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"keys": [k.jwk() for k in keys]}))
-    os.replace(tmp, path)
-    # Coarse-mtime filesystems could keep the old stamp; rotation is detected by mtime.
-    if path.stat().st_mtime_ns == before:
-        os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
 
 
 # --- verification ----------------------------------------------------------------------------

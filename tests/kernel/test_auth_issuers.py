@@ -3,9 +3,7 @@ keys, chosen by its `iss`, and nobody else's."""
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import re
 import time
 import uuid
@@ -26,6 +24,7 @@ from kernel.auth.principal import Role
 from kernel.auth.verifier import InvalidToken, KeysUnavailable, TokenVerifier
 from kernel.settings import AuthSettings
 from tests.support import serving
+from tests.support.tokens import b64url, write_jwks
 
 IDP = "https://idp.example/realms/platform"
 GATEWAY = "https://gateway.example"
@@ -65,27 +64,12 @@ class Key:
         )
 
 
-def b64url(raw: str | bytes) -> str:
-    data = raw.encode() if isinstance(raw, str) else raw
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def rsa_key() -> Key:
     return Key("RS256", generate_private_key(public_exponent=65537, key_size=2048))
 
 
 def ed_key() -> Key:
     return Key("EdDSA", Ed25519PrivateKey.generate())
-
-
-def write_jwks(path: Path, *keys: Key) -> None:
-    """Replace the file atomically with a changed mtime, as a rotation job would."""
-    before = path.stat().st_mtime_ns if path.exists() else 0
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"keys": [k.jwk() for k in keys]}))
-    os.replace(tmp, path)
-    if path.stat().st_mtime_ns == before:
-        os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
 
 
 @dataclass
