@@ -37,6 +37,11 @@ class AuthSettings(BaseSettings):
     # (the gateway's, for the tokens it issues to machine clients while people's tokens come
     # from the identity provider): AUTH_EXTRA_ISSUERS='{"https://gw.example": "https://..."}'.
     extra_issuers: dict[str, str] = Field(default_factory=dict)
+    # The roles a token of an extra issuer may carry, per issuer (unlisted: any role). The
+    # gateway issues only insurer, department and service tokens; saying so here means a leaked
+    # gateway key cannot mint an officer or an admin:
+    # AUTH_EXTRA_ISSUER_ROLES='{"https://gw.example": ["insurer", "department", "service"]}'.
+    extra_issuer_roles: dict[str, list[str]] = Field(default_factory=dict)
     leeway_seconds: int = Field(default=30, ge=0, le=300)
     # The development issuer signs with a local key; it must never run in production.
     dev_issuer_enabled: bool = True
@@ -55,6 +60,15 @@ class AuthSettings(BaseSettings):
                 raise ValueError(
                     f"{name!r} is AUTH_ISSUER already; AUTH_EXTRA_ISSUERS lists other issuers"
                 )
+        for name, roles in self.extra_issuer_roles.items():
+            if name not in self.extra_issuers:
+                raise ValueError(f"AUTH_EXTRA_ISSUER_ROLES names {name!r}, not an extra issuer")
+            from kernel.auth.principal import Role  # kernel.auth imports these settings
+
+            known = {r.value for r in Role}
+            unknown = sorted(set(roles) - known)
+            if unknown or not roles:
+                raise ValueError(f"AUTH_EXTRA_ISSUER_ROLES[{name!r}]: unknown roles {unknown}")
         return self
 
     def effective_jwks_path(self) -> Path | None:

@@ -218,6 +218,9 @@ class TokenVerifier:
             role = Role(claims.get("role", ""))
         except ValueError as exc:
             raise InvalidToken(f"unknown role {claims.get('role')!r}") from exc
+        allowed = self._settings.extra_issuer_roles.get(issuer)
+        if allowed is not None and role.value not in allowed:
+            raise InvalidToken(f"issuer {issuer!r} may not issue {role.value!r} tokens")
         scopes = frozenset(str(claims.get("scope", "")).split())
         principal = Principal(role=role, subject=str(claims["sub"]), scopes=scopes, token=token)
         return principal, int(claims["exp"])

@@ -187,6 +187,37 @@ class TestTwoIssuers:
             await verifier.verify(expired)
 
 
+class TestRolesPerIssuer:
+    async def test_an_extra_issuer_limited_to_machine_roles_cannot_mint_people(
+        self, issuers: Issuers
+    ) -> None:
+        settings = issuers.settings.model_copy(
+            update={"extra_issuer_roles": {GATEWAY: ["insurer", "department", "service"]}}
+        )
+        verifier = TokenVerifier(settings)
+        try:
+            machine = await verifier.verify(issuers.gateway_key.sign(GATEWAY, role="department"))
+            assert machine.role is Role.department
+            for role in ("admin", "officer", "leader", "enterprise"):
+                with pytest.raises(InvalidToken, match="may not issue"):
+                    await verifier.verify(issuers.gateway_key.sign(GATEWAY, role=role))
+            # The main issuer is not limited by the extra issuer's list.
+            person = await verifier.verify(issuers.idp_key.sign(IDP, role="admin", sub="a-1"))
+            assert person.role is Role.admin
+        finally:
+            await verifier.aclose()
+
+    def test_roles_must_name_a_configured_extra_issuer_and_known_roles(self) -> None:
+        with pytest.raises(ValidationError, match="not an extra issuer"):
+            AuthSettings(extra_issuer_roles={GATEWAY: ["insurer"]})
+        with pytest.raises(ValidationError, match="unknown roles"):
+            AuthSettings(
+                extra_issuers={GATEWAY: "/etc/gw.json"}, extra_issuer_roles={GATEWAY: ["root"]}
+            )
+        with pytest.raises(ValidationError, match="unknown roles"):
+            AuthSettings(extra_issuers={GATEWAY: "/etc/gw.json"}, extra_issuer_roles={GATEWAY: []})
+
+
 class TestRotation:
     async def test_rotating_one_issuers_keys_leaves_the_other_alone(
         self, issuers: Issuers, verifier: TokenVerifier
