@@ -31,6 +31,7 @@ from kernel.db import (
     unit_of_work,
 )
 from kernel.errors import install_problem_handlers, problem_response
+from kernel.inputs import reject_nul_characters
 from kernel.kafka import ensure_topics, make_consumer, make_producer
 from kernel.migrate import upgrade
 from kernel.outbox import Outbox, OutboxRelay
@@ -303,5 +304,7 @@ def create_service_app(
     app.include_router(_ops_router())
     app.include_router(replay_router())
     for router in routers:
-        app.include_router(router)
+        # Every service route: a NUL character anywhere in the input is a 422 naming the field
+        # (PostgreSQL text cannot hold one; it would otherwise be a 500 there and not on SQLite).
+        app.include_router(router, dependencies=[Depends(reject_nul_characters)])
     return app

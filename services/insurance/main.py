@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 
 from kernel.app import ServiceRuntime, create_service_app
 from kernel.db import unit_of_work
@@ -21,7 +21,7 @@ from services.insurance import (
 )
 from services.insurance.config import InsuranceSettings, get_settings
 from services.insurance.consumers import handlers
-from services.insurance.dependencies import business_date, reject_nul_characters
+from services.insurance.dependencies import business_date
 from services.insurance.models import Base
 from services.insurance.router import router
 
@@ -52,7 +52,7 @@ async def activation_loop(runtime: ServiceRuntime) -> None:
 
 def api_router() -> APIRouter:
     """Every insurance endpoint, behind the guards that apply to all of them."""
-    api = APIRouter(dependencies=[Depends(reject_nul_characters)])
+    api = APIRouter()
     for module_router in (
         router,
         insurers_router.router,

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from kernel.inputs import _nul_in
 from kernel.pagination import InvalidCursor, date_cursor, decode_cursor, encode_cursor
-from services.insurance.dependencies import _nul_in
 from services.insurance.scorecard import (
     EARLIEST_DAY,
     LATEST_DAY,

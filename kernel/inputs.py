@@ -1,0 +1,60 @@
+"""Request inputs every service refuses before a handler runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+
+# PostgreSQL text cannot hold U+0000: a NUL reaching a query or a row is a database error (a
+# 500), so it is refused as a validation error naming the field, on every database alike.
+NUL = "\x00"
+_NUL_RULE = "string_nul_character"
+
+
+def _nul_error(where: str, *loc: str | int) -> dict[str, Any]:
+    return {
+        "loc": (where, *loc),
+        "type": _NUL_RULE,
+        "msg": "the text contains a NUL character (U+0000)",
+    }
+
+
+def _nul_in(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """Where in a parsed JSON value a string (or an object key) holds a NUL, if anywhere."""
+    if isinstance(value, str):
+        return loc if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = (*loc, key) if NUL in key else _nul_in(item, (*loc, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_in(item, (*loc, index))
+            if found is not None:
+                return found
+    return None
+
+
+async def reject_nul_characters(request: Request) -> None:
+    """Rule `no_nul_characters`: no path segment, query value or body string holds U+0000."""
+    for name, value in request.path_params.items():
+        if NUL in str(value):
+            raise RequestValidationError([_nul_error("path", name)])
+    for name, value in request.query_params.multi_items():
+        if NUL in name or NUL in value:
+            raise RequestValidationError([_nul_error("query", name)])
+    body = await request.body()
+    # A JSON body can only carry a NUL escaped; a raw one is malformed JSON, refused later.
+    if b"\\u0000" not in body:
+        return
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return  # the body validation that follows reports malformed JSON
+    loc = _nul_in(parsed, ())
+    if loc is not None:
+        raise RequestValidationError([_nul_error("body", *loc)])
