@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.calls import CallResult, call_json
 from gateway.context import GatewayRuntime, Runtime, require
-from kernel.auth.principal import Principal, Role
+from kernel.auth.principal import BUREAU_ROLES, Principal, Role
 from kernel.errors import Forbidden, ProblemError
 from kernel.uscc import USCC
 
@@ -207,7 +207,6 @@ class ProfileUnavailable(ProblemError):
     title_zh = "企业画像暂不可用"
 
 
-_BUREAU: Final = frozenset({Role.officer, Role.leader, Role.admin})
 # Headers that tie the parallel reads to the caller's request in the services' logs and traces.
 _CORRELATION: Final = ("x-request-id", "traceparent", "tracestate")
 
@@ -380,7 +379,7 @@ def aggregation_router() -> APIRouter:
         caller: ProfileReader,
         uscc: Annotated[USCC, Path(description="统一社会信用代码 of the enterprise")],
     ) -> Response:
-        if caller.role not in _BUREAU and caller.subject != uscc:
+        if caller.role not in BUREAU_ROLES and caller.subject != uscc:
             raise Forbidden("an enterprise may read only its own profile", code="profile_not_yours")
         correlation = {name: value for name in _CORRELATION if (value := request.headers.get(name))}
         profile = await read_profile(runtime, uscc, caller.token, correlation)

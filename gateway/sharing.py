@@ -19,6 +19,7 @@ from typing import Any, Final, Protocol, TypeVar
 from gateway.credentials import SUBJECT_PATTERN
 from kernel.errors import Forbidden, NotFound, ProblemError, RuleViolated
 from kernel.uscc import InvalidUSCC, validate_uscc
+from kernel.workdays import EARLIEST_BUSINESS_DAY, LATEST_BUSINESS_DAY
 
 # A grant is given for at most this long; renewing it is a new decision with its own record.
 MAX_GRANT_YEARS: Final = 2
@@ -31,8 +32,8 @@ GRANT_PARAMETER: Final = "grant"
 
 # Business dates a query may name: wide enough for every record, far enough from the ends of
 # the calendar that a day's first instant in UTC never overflows (the owners refuse the rest).
-EARLIEST_DAY: Final = date(1970, 1, 1)
-LATEST_DAY: Final = date(9998, 12, 31)
+EARLIEST_DAY: Final = EARLIEST_BUSINESS_DAY
+LATEST_DAY: Final = LATEST_BUSINESS_DAY
 
 # Cursors are kernel.pagination's: URL-safe base64 without padding.
 _CURSOR: Final = re.compile(r"[A-Za-z0-9_-]+")

@@ -17,8 +17,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as day_time
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Final
 
 import orjson
@@ -57,7 +56,7 @@ from gateway.sharing_schemas import (
     GrantRead,
     GrantRevoke,
 )
-from kernel.auth.principal import Principal, Role
+from kernel.auth.principal import BUREAU_ROLES, Principal, Role
 from kernel.auth.service_token import DATA_SHARE_SCOPE
 from kernel.db import unit_of_work, utcnow
 from kernel.errors import (
@@ -70,7 +69,7 @@ from kernel.errors import (
 )
 from kernel.pagination import InvalidCursor, Page, encode_cursor, instant_cursor
 from kernel.uscc import USCC
-from kernel.workdays import SHANGHAI
+from kernel.workdays import business_day_start
 
 log = logging.getLogger("gateway.sharing")
 
@@ -79,13 +78,14 @@ SHARE_TOKEN_SECONDS: Final = 300
 SHARE_TOKEN_RENEW_BEFORE: Final = 60
 GATEWAY_SUBJECT: Final = "svc:gateway"
 
-_BUREAU: Final = (Role.officer, Role.leader, Role.admin)
 _GRANT_ID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 AdminCaller = Annotated[Principal, Depends(require(Role.admin))]
-GrantViewer = Annotated[Principal, Depends(require(*_BUREAU, Role.department))]
+GrantViewer = Annotated[Principal, Depends(require(*BUREAU_ROLES, Role.department))]
 DataReader = Annotated[Principal, Depends(require(Role.department))]
-ReadLogViewer = Annotated[Principal, Depends(require(*_BUREAU, Role.department, Role.enterprise))]
+ReadLogViewer = Annotated[
+    Principal, Depends(require(*BUREAU_ROLES, Role.department, Role.enterprise))
+]
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -152,27 +152,12 @@ def _json(body: BaseModel | dict[str, Any], status: int = 200, **headers: str) -
     )
 
 
-def _day_starts(day: date) -> datetime:
-    """The first instant of a business day (Asia/Shanghai), in UTC."""
-    return datetime.combine(day, day_time.min, tzinfo=SHANGHAI).astimezone(UTC)
-
-
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    at, last_id = instant_cursor(cursor)
-    try:
-        return at.astimezone(UTC), last_id
-    except OverflowError as exc:  # an offset pushing year 1 or 9999 off the calendar
-        raise InvalidCursor("cursor is malformed", field="cursor") from exc
-
-
 def _period(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
     """[start, end) instants of the business days `first`..`last` (each end optional)."""
     if first is not None and last is not None and first > last:
         raise RuleViolated("`to` must be on or after `from`", code="period_reversed", field="to")
-    start = _day_starts(first) if first is not None else None
-    end = _day_starts(last + timedelta(days=1)) if last is not None else None
+    start = business_day_start(first) if first is not None else None
+    end = business_day_start(last + timedelta(days=1)) if last is not None else None
     return start, end
 
 
@@ -274,7 +259,7 @@ async def list_grants(
         query = query.where(Grant.revoked_at.is_(None), Grant.expires_at <= now)
     elif status is GrantStatus.active:
         query = query.where(Grant.revoked_at.is_(None), Grant.expires_at > now)
-    after = _after(cursor)
+    after = instant_cursor(cursor) if cursor is not None else None
     if after is not None:
         at, last_id = after
         query = query.where(
@@ -539,7 +524,7 @@ async def list_data_reads(
         query = query.where(DataRead.at >= start)
     if end is not None:
         query = query.where(DataRead.at < end)
-    after = _after(cursor)
+    after = instant_cursor(cursor) if cursor is not None else None
     if after is not None:
         at, last = after
         if not (last.isascii() and last.isdigit()) or len(last) > 18:

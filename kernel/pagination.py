@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Generic, TypeVar
 
 import orjson
@@ -55,7 +55,7 @@ def date_cursor(cursor: str) -> tuple[date, str]:
 
 
 def instant_cursor(cursor: str) -> tuple[datetime, str]:
-    """An (aware instant, id) key; 422 otherwise.
+    """An (instant in UTC, id) key; 422 otherwise.
 
     Keys are compared with timezone-aware columns, where a naive instant fails in the
     database (a 500), so it is a malformed cursor here.
@@ -67,4 +67,8 @@ def instant_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidCursor("cursor is malformed", field="cursor") from exc
     if instant.tzinfo is None:
         raise InvalidCursor("cursor is malformed", field="cursor")
+    try:
+        instant = instant.astimezone(UTC)
+    except OverflowError as exc:  # an offset pushing year 1 or 9999 off the calendar
+        raise InvalidCursor("cursor is malformed", field="cursor") from exc
     return instant, str(last_id)

@@ -8,7 +8,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, Final, cast
@@ -363,6 +363,17 @@ def _read_schedule_file(path: Path) -> _YearSchedule:
         return _schedule_from_json(document)
     except InvalidSchedule as exc:
         raise InvalidSchedule(f"{path}: {exc}") from exc
+
+
+# Business dates a listing may be asked about: wide enough for every record, and far enough
+# from the ends of the calendar that a day's first instant in UTC never overflows.
+EARLIEST_BUSINESS_DAY: Final = date(1970, 1, 1)
+LATEST_BUSINESS_DAY: Final = date(9998, 12, 31)
+
+
+def business_day_start(day: date) -> datetime:
+    """The first instant of a business day (Asia/Shanghai), in UTC."""
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def shanghai_today(now: datetime | None = None) -> date:

@@ -6,11 +6,12 @@ from kernel.auth.dependencies import (
     require_roles,
     require_scope,
 )
-from kernel.auth.principal import ANONYMOUS, USER_ROLES, Principal, Role
+from kernel.auth.principal import ANONYMOUS, BUREAU_ROLES, USER_ROLES, Principal, Role
 from kernel.auth.verifier import InvalidToken, TokenVerifier
 
 __all__ = [
     "ANONYMOUS",
+    "BUREAU_ROLES",
     "USER_ROLES",
     "CurrentPrincipal",
     "InvalidToken",

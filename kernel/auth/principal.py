@@ -19,6 +19,8 @@ class Role(StrEnum):
 
 
 USER_ROLES = tuple(r for r in Role if r is not Role.service)
+# The bureau's own staff: whoever sees every enterprise's records.
+BUREAU_ROLES: frozenset[Role] = frozenset({Role.officer, Role.leader, Role.admin})
 
 
 @dataclass(frozen=True)

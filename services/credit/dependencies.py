@@ -9,6 +9,7 @@ from fastapi import Depends
 
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import OptionalPrincipal, Principal, Role, require_roles
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.errors import NotFound
 from kernel.settings import ServiceSettings
 from kernel.workdays import shanghai_today
@@ -16,8 +17,6 @@ from services.credit.config import CreditSettings
 from services.credit.domain import PUBLIC_READERSHIP, Readership, is_in_publicity
 from services.credit.models import CreditRecord
 from services.credit.repository import PenaltyRepository, RecordRepository
-
-BUREAU_ROLES = frozenset({Role.officer, Role.leader, Role.admin})
 
 # Credit officers record penalties; leaders and admins may too.
 RecorderDep = Annotated[Principal, Depends(require_roles(*BUREAU_ROLES))]

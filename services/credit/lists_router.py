@@ -14,12 +14,13 @@ from fastapi.responses import Response
 
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import Principal, Role, require_roles
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.idempotency import IdempotencyKey, run_idempotent
 from kernel.pagination import Page, date_cursor, encode_cursor
 from kernel.uscc import USCC
 from kernel.versioning import ExpectedVersion, etag
 from services.credit import ledger, lists
-from services.credit.dependencies import BUREAU_ROLES, TodayDep
+from services.credit.dependencies import TodayDep
 from services.credit.lists_domain import BlacklistState, RedlistState
 from services.credit.lists_schemas import (
     BlacklistCaseRead,

@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import Principal, Role, require_roles
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.idempotency import IdempotencyKey, run_idempotent
 from kernel.pagination import Page, encode_cursor, instant_cursor
 from kernel.uscc import USCC
 from kernel.versioning import ExpectedVersion, etag
 from kernel.workdays import WorkingDayCalendar
 from services.credit import repair, website
-from services.credit.dependencies import BUREAU_ROLES, TodayDep
+from services.credit.dependencies import TodayDep
 from services.credit.models import RepairApplication
 from services.credit.repair_domain import RepairState
 from services.credit.repair_schemas import (

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.auth import Principal, Role
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.contracts.inspection import PenaltyDecidedV1
 from kernel.db import utcnow
 from kernel.errors import Conflict, NotFound, RuleViolated
@@ -74,7 +75,6 @@ from services.inspection.models_cases import (
 from services.inspection.models_guidance import ViolationItem
 
 PACK: LenientEnforcementPack = QINGDAO_LENIENT_2024
-BUREAU_ROLES = frozenset({Role.officer, Role.leader, Role.admin})
 
 # Decision states.
 PROPOSED = "proposed"  # a non-major penalty, decided when the results are delivered

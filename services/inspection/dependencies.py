@@ -9,6 +9,7 @@ from fastapi import Depends, Path
 
 from kernel.app import SessionDep
 from kernel.auth import USER_ROLES, CurrentPrincipal, Principal, Role, require_roles
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.auth.service_token import DATA_SHARE_SCOPE
 from kernel.errors import Forbidden, NotFound
 from kernel.pagination import InvalidCursor, decode_cursor
@@ -27,7 +28,6 @@ TodayDep = Annotated[date, Depends(business_today)]
 
 OfficerDep = Annotated[Principal, Depends(require_roles(Role.officer, Role.leader, Role.admin))]
 
-_BUREAU = frozenset({Role.officer, Role.leader, Role.admin})
 
 # Listing inspections: every signed-in caller (each sees what its role allows), and the
 # gateway reading the shared data set for a department under a grant it checked and logged.
@@ -52,7 +52,7 @@ async def readable_enterprise(
     principal: CurrentPrincipal,
 ) -> Enterprise:
     """The registry entry, for the bureau or the enterprise itself."""
-    if principal.role not in _BUREAU and not (
+    if principal.role not in BUREAU_ROLES and not (
         principal.role is Role.enterprise and principal.subject == uscc
     ):
         raise Forbidden(

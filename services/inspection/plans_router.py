@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import Principal, Role, require_roles
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.errors import NotFound
 from kernel.idempotency import IdempotencyKey, run_idempotent
 from kernel.pagination import (
@@ -40,7 +41,6 @@ from services.inspection.plans_schemas import (
 
 router = APIRouter()
 
-BUREAU_ROLES = (Role.officer, Role.leader, Role.admin)
 BureauDep = Annotated[Principal, Depends(require_roles(*BUREAU_ROLES))]
 LeaderDep = Annotated[Principal, Depends(require_roles(Role.leader))]
 EntryReaderDep = Annotated[Principal, Depends(require_roles(*BUREAU_ROLES, Role.enterprise))]

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query
 
 from kernel.app import SessionDep
 from kernel.auth import CurrentPrincipal, Role
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.errors import Forbidden
 from kernel.pagination import Page, date_cursor, encode_cursor
 from kernel.uscc import USCC
@@ -22,7 +23,7 @@ from services.insurance.campaign_schemas import (
     VisitCreate,
     VisitRead,
 )
-from services.insurance.dependencies import BUREAU, BureauDep, TodayDep, registered_insurer
+from services.insurance.dependencies import BureauDep, TodayDep, registered_insurer
 from services.insurance.models import CampaignVisit
 
 router = APIRouter(tags=["惠企助安 campaigns"])
@@ -106,7 +107,7 @@ async def record_visit(
     insurer_id: str | None = None
     if principal.role is Role.insurer:
         insurer_id = (await registered_insurer(principal, session)).id
-    elif principal.role not in BUREAU:
+    elif principal.role not in BUREAU_ROLES:
         raise Forbidden(
             f"role {principal.role.value!r} may not record visits (allowed: the bureau, insurers)"
         )
@@ -129,7 +130,7 @@ async def list_campaign_visits(
 ) -> Page[VisitRead]:
     if principal.role is Role.insurer:
         insurer_id: str | None = principal.subject
-    elif principal.role in BUREAU:
+    elif principal.role in BUREAU_ROLES:
         insurer_id = None
     else:
         raise Forbidden(
@@ -161,7 +162,7 @@ async def enterprise_visits(
     limit: LimitQuery = 50,
 ) -> Page[VisitRead]:
     own = principal.role is Role.enterprise and principal.subject == uscc
-    if not own and principal.role not in BUREAU:
+    if not own and principal.role not in BUREAU_ROLES:
         raise Forbidden(
             "only the bureau and the enterprise itself may read its expert visits",
             code="visits_not_yours",

@@ -9,6 +9,7 @@ from fastapi import Depends
 
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role, require_roles
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.db import utcnow
 from kernel.errors import Forbidden, NotFound
 from kernel.settings import ServiceSettings
@@ -47,7 +48,6 @@ def business_now(runtime: RuntimeDep) -> datetime:
 TodayDep = Annotated[date, Depends(business_today)]
 NowDep = Annotated[datetime, Depends(business_now)]
 
-BUREAU = frozenset({Role.officer, Role.leader, Role.admin})
 
 InsurerDep = Annotated[Principal, Depends(require_roles(Role.insurer))]
 BureauDep = Annotated[Principal, Depends(require_roles(Role.officer, Role.leader, Role.admin))]
@@ -77,7 +77,7 @@ RegisteredInsurer = Annotated[Insurer, Depends(registered_insurer)]
 def may_read_policy(principal: Principal, policy: Policy) -> bool:
     """The bureau, the policy's insurer and its enterprise may read it and its schedule."""
     return (
-        principal.role in BUREAU
+        principal.role in BUREAU_ROLES
         or (principal.role is Role.insurer and principal.subject == policy.insurer_id)
         or (principal.role is Role.enterprise and principal.subject == policy.uscc)
     )

@@ -9,10 +9,11 @@ from fastapi.responses import Response
 
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import CurrentPrincipal, Principal
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.idempotency import IdempotencyKey, run_idempotent
 from kernel.pagination import Page, decode_cursor, encode_cursor
 from services.insurance import insurers
-from services.insurance.dependencies import BUREAU, AdminDep, NowDep
+from services.insurance.dependencies import AdminDep, NowDep
 from services.insurance.insurer_schemas import (
     InsurerCreate,
     InsurerRead,
@@ -29,7 +30,7 @@ InsurerId = Annotated[str, Path(max_length=64)]
 
 def _view(principal: Principal, insurer: Insurer) -> InsurerRead | InsurerSummary:
     # Contacts are the bureau's working data, not for other insurers or the public.
-    if principal.role in BUREAU:
+    if principal.role in BUREAU_ROLES:
         return InsurerRead.model_validate(insurer)
     return InsurerSummary.model_validate(insurer)
 
@@ -75,7 +76,7 @@ async def list_insurers(
     after = str(decode_cursor(cursor, 1)[0]) if cursor else None
     rows = await insurers.list_insurers(session, status=status, after_id=after, limit=limit + 1)
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    if principal.role in BUREAU:
+    if principal.role in BUREAU_ROLES:
         full = [InsurerRead.model_validate(r) for r in rows[:limit]]
         return Page[InsurerRead](items=full, next_cursor=next_cursor)
     brief = [InsurerSummary.model_validate(r) for r in rows[:limit]]

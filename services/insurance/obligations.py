@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.auth import Principal, Role
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.db import utcnow
 from kernel.errors import Conflict, Forbidden, NotFound, RuleViolated
 from kernel.workdays import shanghai_today
 from services.insurance.config import InsuranceSettings
-from services.insurance.dependencies import BUREAU
 from services.insurance.domain import (
     CustomService,
     ObligationKind,
@@ -365,7 +365,7 @@ async def verify_delivery(
 def may_read_obligation(principal: Principal, obligation: Obligation) -> bool:
     """The bureau, the obligation's insurer and its enterprise may read it."""
     return (
-        principal.role in BUREAU
+        principal.role in BUREAU_ROLES
         or (principal.role is Role.insurer and principal.subject == obligation.insurer_id)
         or (principal.role is Role.enterprise and principal.subject == obligation.uscc)
     )
@@ -401,7 +401,7 @@ def scoped_filter(principal: Principal, where: ObligationFilter) -> ObligationFi
                 "an enterprise may list only its own obligations", code="obligation_not_yours"
             )
         return replace(where, uscc=principal.subject)
-    if principal.role in BUREAU:
+    if principal.role in BUREAU_ROLES:
         return where
     raise Forbidden(f"role {principal.role.value!r} may not list obligations")
 

@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.auth import Principal, Role
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.contracts.insurance import RiskAssessedV1
 from kernel.errors import Conflict, Forbidden, NotFound, RuleViolated
 from kernel.outbox import Outbox
 from services.insurance import obligations
-from services.insurance.dependencies import BUREAU
 from services.insurance.domain import (
     ObligationKind,
     ObligationRuleViolated,
@@ -325,7 +325,7 @@ async def push_hazard_assistance(
 def may_read_record(principal: Principal, insurer_id: str, uscc: str) -> bool:
     """The record's insurer, the enterprise it concerns, and the bureau may read a push."""
     return (
-        principal.role in BUREAU
+        principal.role in BUREAU_ROLES
         or (principal.role is Role.insurer and principal.subject == insurer_id)
         or (principal.role is Role.enterprise and principal.subject == uscc)
     )
@@ -403,7 +403,7 @@ async def list_risk_assessments(
                 field="uscc",
             )
         uscc = principal.subject
-    elif principal.role not in BUREAU:
+    elif principal.role not in BUREAU_ROLES:
         raise Forbidden(f"role {principal.role.value!r} may not list risk assessments")
     if uscc is not None:
         query = query.where(RiskAssessment.uscc == uscc)

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Final
 
-from kernel.workdays import SHANGHAI
+from kernel.workdays import SHANGHAI, business_day_start
 from services.insurance.domain import ObligationKind, ObligationStatus, is_overdue
 
 # A scorecard covers at most a (leap) year of due dates, counted inclusively.
@@ -111,8 +111,8 @@ def month_of(day: date) -> Period:
 
 def instant_bounds(period: Period) -> tuple[datetime, datetime]:
     """[start, end) in UTC of the period's days on the Asia/Shanghai calendar."""
-    start = datetime.combine(period.first, time(0), SHANGHAI).astimezone(UTC)
-    end = datetime.combine(period.last + timedelta(days=1), time(0), SHANGHAI).astimezone(UTC)
+    start = business_day_start(period.first)
+    end = business_day_start(period.last + timedelta(days=1))
     return start, end
 
 

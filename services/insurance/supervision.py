@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.auth import Principal, Role
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.errors import Forbidden, NotFound, RuleViolated
 from kernel.vocab import Sector
 from services.insurance.coverage import (
@@ -22,7 +23,6 @@ from services.insurance.coverage import (
     previous_cover,
     uncovered_since,
 )
-from services.insurance.dependencies import BUREAU
 from services.insurance.domain import (
     ObligationKind,
     ObligationStatus,
@@ -515,7 +515,7 @@ async def summary(session: AsyncSession, today: date, now: datetime) -> Supervis
 
 async def _history_scope(session: AsyncSession, principal: Principal, uscc: str) -> str | None:
     """The insurer whose parts the caller may see (None: everything); 403 for anyone else."""
-    if principal.role in BUREAU:
+    if principal.role in BUREAU_ROLES:
         return None
     if principal.role is Role.enterprise:
         if principal.subject != uscc:

@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.app import ServiceRuntime
 from kernel.auth import Principal, Role
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.db import unit_of_work
 from kernel.errors import Conflict, Forbidden, NotFound, RuleViolated
 from services.insurance.config import InsuranceSettings
-from services.insurance.dependencies import BUREAU, business_instant
+from services.insurance.dependencies import business_instant
 from services.insurance.models import Insurer, Policy, Whistle, WhistleEvent
 from services.insurance.supervision import covering
 from services.insurance.whistle_rules import (
@@ -148,7 +149,7 @@ async def raise_whistle(
 def may_read(principal: Principal, whistle: Whistle) -> bool:
     """The bureau, the insurer it was routed to and the enterprise that raised it."""
     return (
-        principal.role in BUREAU
+        principal.role in BUREAU_ROLES
         or (principal.role is Role.insurer and principal.subject == whistle.insurer_id)
         or (principal.role is Role.enterprise and principal.subject == whistle.uscc)
     )

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.errors import Forbidden
 from kernel.idempotency import IdempotencyKey, run_idempotent
 from kernel.pagination import Page, encode_cursor, instant_cursor
@@ -18,7 +19,6 @@ from kernel.uscc import USCC
 from services.insurance import whistles
 from services.insurance.config import InsuranceSettings
 from services.insurance.dependencies import (
-    BUREAU,
     EnterpriseDep,
     InsurerDep,
     NowDep,
@@ -80,7 +80,7 @@ def _scope(
     principal: Principal, insurer_id: str | None, uscc: str | None
 ) -> tuple[str | None, str | None]:
     """Narrow the filters to what the caller may see; asking for someone else's is 403."""
-    if principal.role in BUREAU:
+    if principal.role in BUREAU_ROLES:
         return insurer_id, uscc
     if principal.role is Role.insurer:
         if insurer_id is not None and insurer_id != principal.subject:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from kernel.auth import Principal, Role
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.db import utcnow
 from kernel.errors import (
     Conflict,
@@ -38,8 +39,6 @@ from services.permits.domain import (
 )
 from services.permits.models import GuidanceRecord, Project, ProjectMilestone, ProjectOfficer
 from services.permits.project_schemas import GuidanceCreate, ProjectCreate, StageAdvance
-
-BUREAU_ROLES = frozenset({Role.officer, Role.leader, Role.admin})
 
 
 def _violation(exc: ProjectRuleViolated) -> ProblemError:

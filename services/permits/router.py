@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -18,13 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role
+from kernel.auth.principal import BUREAU_ROLES
 from kernel.db import utcnow
 from kernel.errors import Forbidden, NotFound, RuleViolated
 from kernel.idempotency import IdempotencyKey, run_idempotent
-from kernel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor, instant_cursor
+from kernel.pagination import Page, decode_cursor, encode_cursor, instant_cursor
 from kernel.uscc import USCC
 from kernel.versioning import ExpectedVersion, etag
-from kernel.workdays import SHANGHAI, shanghai_today
+from kernel.workdays import (
+    EARLIEST_BUSINESS_DAY,
+    LATEST_BUSINESS_DAY,
+    business_day_start,
+    shanghai_today,
+)
 from services.permits import applications, licences, service
 from services.permits.dependencies import (
     AdminDep,
@@ -189,7 +195,6 @@ async def get_version(
 # --- applications -------------------------------------------------------------------------
 
 applications_router = APIRouter(prefix="/applications", tags=["applications"])
-_BUREAU = frozenset({Role.officer, Role.leader, Role.admin})
 
 
 class SubmissionRead(ApplicationRead):
@@ -223,7 +228,7 @@ async def _readable(
     session: AsyncSession, principal: Principal, application_id: str
 ) -> Application:
     app = await applications.get_application(session, application_id)
-    if principal.role not in _BUREAU and not (
+    if principal.role not in BUREAU_ROLES and not (
         principal.role is Role.enterprise and principal.subject == app.uscc
     ):
         raise Forbidden(
@@ -302,7 +307,7 @@ async def list_applications(
     cursor: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ApplicationRead]:
-    if principal.role not in _BUREAU and principal.role is not Role.enterprise:
+    if principal.role not in BUREAU_ROLES and principal.role is not Role.enterprise:
         raise Forbidden(f"role {principal.role.value!r} may not list applications")
     query = sa.select(Application).order_by(
         Application.priority, Application.submitted_at, Application.id
@@ -392,31 +397,14 @@ async def verify(
     }
 
 
-# The dates a listing may be asked about: every licence the platform can hold, and not so
-# near the ends of the calendar that a day's first instant in UTC would overflow.
-EARLIEST_ISSUE_DAY = date(1970, 1, 1)
-LATEST_ISSUE_DAY = date(9998, 12, 31)
 IssueDay = Annotated[
     date | None,
     Query(
-        ge=EARLIEST_ISSUE_DAY,
-        le=LATEST_ISSUE_DAY,
+        ge=EARLIEST_BUSINESS_DAY,
+        le=LATEST_BUSINESS_DAY,
         description="Business date (Asia/Shanghai), inclusive",
     ),
 ]
-
-
-def _day_starts(day: date) -> datetime:
-    """The first instant of a business day (Asia/Shanghai) in UTC."""
-    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
-
-
-def _after_issued(cursor: str) -> tuple[datetime, str]:
-    at, last_id = instant_cursor(cursor)
-    try:
-        return at.astimezone(UTC), last_id
-    except OverflowError as exc:  # an offset pushing year 1 or 9999 off the calendar
-        raise InvalidCursor("cursor is malformed", field="cursor") from exc
 
 
 @licences_router.get(
@@ -455,10 +443,10 @@ async def list_licences(
         uscc=uscc,
         status=status,
         item_code=item_code,
-        issued_from=_day_starts(issued_from) if issued_from else None,
-        issued_before=_day_starts(issued_to + timedelta(days=1)) if issued_to else None,
+        issued_from=business_day_start(issued_from) if issued_from else None,
+        issued_before=business_day_start(issued_to + timedelta(days=1)) if issued_to else None,
     )
-    after = _after_issued(cursor) if cursor else None
+    after = instant_cursor(cursor) if cursor else None
     rows = await LicenceRepository(session).list_page(where, after, limit + 1)
     page = rows[:limit]
     next_cursor = None
