@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.models import AUDIT
+from kernel import audit
+from kernel.audit import AuditSealer
 from kernel.auth.principal import ANONYMOUS, Principal, Role
 from kernel.db import SessionFactory, make_engine, make_session_factory, unit_of_work
 from kernel.errors import Forbidden, ServiceUnavailable, Unauthorized
@@ -38,6 +42,7 @@ class GatewayRuntime:
         self.issuer: GatewayIssuer | None = None
         self._on_start: list[Hook] = []
         self._on_stop: list[Hook] = []
+        self._sealer: asyncio.Task[None] | None = None
 
     def on_start(self, hook: Hook) -> None:
         self._on_start.append(hook)
@@ -51,8 +56,15 @@ class GatewayRuntime:
         await self.upstreams.open()
         for hook in self._on_start:
             await hook(self)
+        sealer = AuditSealer("gateway", self.session_factory, AUDIT)
+        with audit.acting("system", "job audit-sealer"):
+            self._sealer = asyncio.create_task(sealer.run(), name="gateway-audit-sealer")
 
     async def stop(self) -> None:
+        if self._sealer is not None:
+            self._sealer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sealer
         for hook in reversed(self._on_stop):
             await hook(self)
         await self.upstreams.close()
@@ -75,6 +87,7 @@ def principal_of(request: Request) -> Principal:
 
 async def session_of(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request (kernel.db.unit_of_work: commit on success)."""
+    audit.via_var.set(f"{request.method} {request.url.path}")  # for the audit log
     async with unit_of_work(runtime_of(request).session_factory) as session:
         yield session
 

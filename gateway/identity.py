@@ -30,6 +30,7 @@ from gateway.identity_router import identity_router
 from gateway.issuer import GatewayIssuer, load_issuer
 from gateway.models import ApiKey
 from gateway.paths import OPEN_PATHS, TOKEN_PATH
+from kernel import audit
 from kernel.auth.principal import ANONYMOUS, Principal, Role
 from kernel.auth.verifier import InvalidToken, KeysUnavailable, TokenVerifier
 from kernel.db import SessionFactory
@@ -365,6 +366,8 @@ class IdentityLayer:
                 )
             elif authorization is not None:
                 state[PRINCIPAL_STATE] = await self._bearer(authorization, scope["path"])
+            # Cached credentials skip the verifier: name the caller for the audit log here.
+            audit.set_actor(state[PRINCIPAL_STATE].key)
         except Refusal as refusal:
             charge = self.identity.on_refused
             if refusal.status == 401 and charge is not None and await charge(scope, receive, send):

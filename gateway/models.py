@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from kernel.audit import audit_table
 from kernel.db import JSONDoc, UTCDateTime
 
 _BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -21,6 +22,10 @@ _BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 class Base(DeclarativeBase):
     pass
+
+
+# Who registered, changed or revoked a client, a key or a grant: kernel.audit's hash chain.
+AUDIT = audit_table(Base.metadata)
 
 
 class Client(Base):

@@ -18,7 +18,9 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel import audit
 from kernel.aio import bounded
+from kernel.audit import AuditSealer
 from kernel.auth.service_token import ServiceTokenProvider
 from kernel.auth.verifier import TokenVerifier
 from kernel.consumer import ConsumerRunner, EventApplier, Handlers
@@ -72,6 +74,7 @@ class ServiceRuntime:
         self.session_factory: SessionFactory = make_session_factory(self.engine)
         self.verifier = TokenVerifier(settings.auth)
         self.relay: OutboxRelay | None = None
+        self.sealer: AuditSealer | None = None
         self.runner: ConsumerRunner | None = None
         self.replay_client: ReplayClient | None = None
         self._dlq_producer: Any = None
@@ -125,6 +128,8 @@ class ServiceRuntime:
                 idle_sweep_seconds=s.consumer_sweep_seconds,
             )
             self._spawn(self.runner.run(), "consumer")
+        self.sealer = AuditSealer(self.service, self.session_factory, self.tables.audit)
+        self._spawn(self.sealer.run(), "audit-sealer")
         if s.background_enabled:
             for job in self.background:
                 self._spawn(job(self), job.__name__)
@@ -140,7 +145,9 @@ class ServiceRuntime:
         await bounded(ensure_topics(s.kafka_bootstrap_servers, [s.topic, f"{self.service}.dlq"]), 5)
 
     def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.create_task(coro, name=f"{self.service}-{name}")
+        # The task copies this context: what a job changes is audited as the system's, via it.
+        with audit.acting("system", f"job {name}"):
+            task = asyncio.create_task(coro, name=f"{self.service}-{name}")
         task.add_done_callback(self._on_task_done)
         self._tasks.append(task)
 
@@ -275,6 +282,11 @@ def _ops_router() -> APIRouter:
     return router
 
 
+async def _audit_via(request: Request) -> None:
+    # The route a change came through, for the audit log (the caller is set by the verifier).
+    audit.via_var.set(f"{request.method} {request.url.path}")
+
+
 def create_service_app(
     *,
     settings: ServiceSettings,
@@ -306,5 +318,7 @@ def create_service_app(
     for router in routers:
         # Every service route: a NUL character anywhere in the input is a 422 naming the field
         # (PostgreSQL text cannot hold one; it would otherwise be a 500 there and not on SQLite).
-        app.include_router(router, dependencies=[Depends(reject_nul_characters)])
+        app.include_router(
+            router, dependencies=[Depends(reject_nul_characters), Depends(_audit_via)]
+        )
     return app

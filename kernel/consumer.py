@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import metrics
+from kernel import audit, metrics
 from kernel.aio import bounded
 from kernel.db import SessionFactory, unit_of_work, utcnow
 from kernel.events import EventContract, EventEnvelope, MalformedEvent, from_kafka, parse_payload
@@ -200,6 +200,15 @@ class EventApplier:
         started = time.perf_counter()
         handler = self._handlers.get(envelope.type)
         outcome = "applied" if handler else "ignored"
+        with audit.acting(f"event:{envelope.source_name}", f"{envelope.type} {envelope.id}"):
+            outcome = await self._apply_in_transaction(envelope, handler, outcome)
+        metrics.APPLY_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+        metrics.EVENTS_CONSUMED.labels(self.service, envelope.source_name, outcome).inc()
+        return outcome
+
+    async def _apply_in_transaction(
+        self, envelope: EventEnvelope, handler: Handler | None, outcome: str
+    ) -> str:
         async with unit_of_work(self._factory) as session:
             seen = await self._advance(session, envelope, outcome)
             if seen:
@@ -208,8 +217,6 @@ class EventApplier:
             elif handler is not None:
                 payload = parse_payload(envelope, handler.contract)
                 await handler.fn(session, payload, envelope)
-        metrics.APPLY_SECONDS.labels(self.service).observe(time.perf_counter() - started)
-        metrics.EVENTS_CONSUMED.labels(self.service, envelope.source_name, outcome).inc()
         return outcome
 
     async def _advance(self, session: AsyncSession, envelope: EventEnvelope, outcome: str) -> bool:

@@ -87,8 +87,15 @@ SessionFactory = async_sessionmaker[AsyncSession]
 
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:
-    """Sessions that keep loaded objects usable after commit (responses are built after it)."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+    """Sessions that keep loaded objects usable after commit (responses are built after it).
+
+    Their sync session writes the audit log of every change it flushes (kernel.audit).
+    """
+    from kernel.audit import AuditedSession  # kernel.audit builds on this module
+
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=True, sync_session_class=AuditedSession
+    )
 
 
 class CommitHooks:

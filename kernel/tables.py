@@ -1,4 +1,4 @@
-"""Kernel tables (outbox, inbox, cursors, dead letters, idempotency) added to a service's schema.
+"""Kernel tables (outbox, inbox, cursors, dead letters, idempotency, audit) in a service's schema.
 
 Every service owns its database, so each one carries its own copy of these tables; they are
 declared here once and attached to the service's metadata by `kernel_tables(metadata)`.
@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel.audit import audit_table
 from kernel.db import JSONDoc, UTCDateTime
 
 
@@ -25,6 +26,7 @@ class KernelTables:
     cursors: sa.Table
     dead_letters: sa.Table
     idempotency: sa.Table
+    audit: sa.Table
 
 
 _cache: dict[int, KernelTables] = {}
@@ -108,7 +110,9 @@ def kernel_tables(metadata: sa.MetaData) -> KernelTables:
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
     )
-    tables = KernelTables(outbox, counters, leases, inbox, cursors, dead_letters, idempotency)
+    tables = KernelTables(
+        outbox, counters, leases, inbox, cursors, dead_letters, idempotency, audit_table(metadata)
+    )
     _cache[key] = tables
     return tables
 

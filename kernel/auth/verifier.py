@@ -14,6 +14,7 @@ import httpx
 import jwt
 from jwt import PyJWK, PyJWKSet
 
+from kernel import audit
 from kernel.auth.principal import Principal, Role
 from kernel.settings import AuthSettings
 
@@ -223,6 +224,8 @@ class TokenVerifier:
             raise InvalidToken(f"issuer {issuer!r} may not issue {role.value!r} tokens")
         scopes = frozenset(str(claims.get("scope", "")).split())
         principal = Principal(role=role, subject=str(claims["sub"]), scopes=scopes, token=token)
+        # Verified in the request's own task: what it changes is audited under this caller.
+        audit.set_actor(principal.key)
         return principal, int(claims["exp"])
 
     def _claimed_issuer(self, token: str) -> str:

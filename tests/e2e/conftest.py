@@ -19,6 +19,7 @@ from kernel.auth.dev import DevIssuer
 from kernel.devbroker import DevBroker
 from kernel.settings import REPO_ROOT, AuthSettings
 from tests.support import free_port
+from tests.support.calendar import rehearsal_calendar_dir
 
 SERVICES = ("permits", "credit", "inspection", "insurance")
 E2E_RATE_LIMITS = {
@@ -97,23 +98,8 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     ports = {name: free_port() for name in (*SERVICES, "gateway")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     # Credit's clock is moved into years the installed official calendar does not cover yet;
-    # operators load those schedules from files. These are rehearsal schedules (fixed-date
-    # holidays only), not the State Council's notices.
-    calendar_dir = root / "calendar"
-    calendar_dir.mkdir()
-    for year in (2027, 2028, 2029):
-        holidays = [f"{year}-01-01"] + [f"{year}-05-0{d}" for d in range(1, 6)]
-        holidays += [f"{year}-10-0{d}" for d in range(1, 8)]
-        (calendar_dir / f"{year}.json").write_text(
-            json.dumps(
-                {
-                    "year": year,
-                    "source": "e2e rehearsal schedule",
-                    "holidays": holidays,
-                    "workdays": [],
-                }
-            )
-        )
+    # operators load those schedules from files, as the services do here.
+    calendar_dir = rehearsal_calendar_dir(root)
     broker = DevBroker()
     broker.start()
     env = {
@@ -127,6 +113,9 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         "CREDIT_SOURCE_URLS": json.dumps({s: urls[s] for s in ("inspection", "permits")}),
         "CREDIT_CONSUMER_SWEEP_SECONDS": "2",
         "CREDIT_CALENDAR_DIR": str(calendar_dir),
+        "PERMITS_CALENDAR_DIR": str(calendar_dir),
+        "INSPECTION_CALENDAR_DIR": str(calendar_dir),
+        "INSURANCE_CALENDAR_DIR": str(calendar_dir),
         "CREDIT_RELAY_POLL_SECONDS": "0.2",
         "PERMITS_LICENCE_KEY_DIR": str(root / "licence-keys"),
         "PERMITS_PUBLIC_BASE_URL": f"{urls['gateway']}/api/permits",

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import re
+import subprocess
+import sys
 import time
 from typing import Any
 
 import httpx
 import pytest
 
+from kernel import audit
+from kernel.db import make_engine
+from kernel.settings import REPO_ROOT
 from kernel.uscc import make_uscc
 from tests.e2e.conftest import SERVICES, Suite, wait_healthy
 from tests.support.builders import policy_body
@@ -160,3 +167,47 @@ def test_instant_licence_through_the_gateway_verifies_then_revoked(suite: Suite)
     assert check["status"] == "revoked"
     png = httpx.get(f"{suite.gateway}/api/permits/licences/{licence['number']}/qr.png", timeout=10)
     assert png.content.startswith(b"\x89PNG")
+
+
+def test_every_write_is_in_a_sealed_audit_chain_the_verify_command_accepts(suite: Suite) -> None:
+    """A policy registered over the gateway: the insurer's write in insurance, the event's
+    effect in inspection, each in its service's chain; `python -m kernel.audit verify` agrees."""
+    wait_healthy(suite)
+    register_insurer(suite)
+    r = httpx.post(
+        f"{suite.gateway}/api/insurance/policies",
+        json=policy_body(50_000 + 7, sector="hazardous_chemicals"),
+        headers=suite.token("insurer", "PICC-QD"),
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    registry_entry(suite, 7)
+
+    def report(service: str) -> dict[str, Any]:
+        async def check() -> dict[str, Any]:
+            package = importlib.import_module(f"services.{service}.models")
+            engine = make_engine(suite.env[f"{service.upper()}_DATABASE_URL"])
+            try:
+                return (await audit.verify(engine, package.TABLES.audit)).as_dict()
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(check())
+
+    deadline = time.monotonic() + 30
+    reports = {s: report(s) for s in SERVICES}
+    while any(r["unsealed"] for r in reports.values()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        reports = {s: report(s) for s in SERVICES}
+    for service, found in reports.items():
+        assert found["ok"], (service, found)
+        assert found["unsealed"] == 0, (service, found)
+    assert reports["insurance"]["checked"] > 0
+    assert reports["inspection"]["checked"] > 0
+
+    # The operator's command, on the same database, says the same.
+    url = suite.env["INSURANCE_DATABASE_URL"]
+    command = [sys.executable, "-m", "kernel.audit", "verify", "insurance", "--database-url", url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "insurance: audit chain intact" in done.stdout

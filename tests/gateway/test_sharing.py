@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from gateway.config import UPSTREAM_NAMES
-from gateway.models import DataRead, DataReadSubject, Grant
+from gateway.models import AUDIT, DataRead, DataReadSubject, Grant
 from gateway.sharing import (
     CATALOGUE,
     DataSet,
@@ -293,6 +293,21 @@ class TestGrants:
             assert [g["id"] for g in active.json()["items"]] == [other["id"]]
         (stored,) = [g for g in await rows(database_url, Grant) if g.id == made["id"]]
         assert stored.revoked_by == "admin:admin-001"
+        # The audit log says who granted and who revoked, through which route, before/after.
+        async with database(database_url) as engine, engine.connect() as conn:
+            trail = (
+                await conn.execute(
+                    sa.select(AUDIT)
+                    .where(AUDIT.c.entity == "grants", AUDIT.c.entity_key == f'"{made["id"]}"')
+                    .order_by(AUDIT.c.id)
+                )
+            ).all()
+        assert [(t.action, t.actor, t.via) for t in trail] == [
+            ("insert", "admin:admin-001", "POST /api/gateway/grants"),
+            ("update", "admin:admin-001", f"POST /api/gateway/grants/{made['id']}/revoke"),
+        ]
+        assert trail[1].before["revoked_at"] is None
+        assert trail[1].after["revoked_reason"] == "协议到期终止"
 
     async def test_pages_newest_first(self, gateway: Any, issuer: DevIssuer) -> None:
         async with gateway() as client:

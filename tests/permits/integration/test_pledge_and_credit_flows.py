@@ -30,6 +30,7 @@ from services.permits.config import PermitsSettings
 from services.permits.main import create_app
 from services.permits.seed import SEED_ITEMS
 from tests.support import bearer, eventually, running
+from tests.support.calendar import rehearsal_calendar_dir
 
 USCC = make_uscc(4301)
 
@@ -106,6 +107,9 @@ async def permits(
         licence_key_dir=tmp_path / "keys",
         source_urls={},
         consumer_sweep_seconds=60,
+        # A pledge's verification deadline lies months ahead, possibly in a year the
+        # installed official calendar does not cover yet.
+        calendar_dir=rehearsal_calendar_dir(tmp_path),
     )
     async with running(create_app(settings)) as (client, _runtime):
         yield client

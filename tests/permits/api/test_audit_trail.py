@@ -1,0 +1,74 @@
+"""A permits write as the audit log keeps it: who (the token's caller), through which route."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from kernel import audit
+from kernel.app import ServiceRuntime
+from kernel.auth.dev import DevIssuer
+from kernel.devbroker import DevBroker
+from kernel.settings import AuthSettings
+from kernel.uscc import make_uscc
+from services.permits.config import PermitsSettings
+from services.permits.main import create_app
+from services.permits.models import TABLES
+from tests.support import bearer, running
+
+API = tuple[httpx.AsyncClient, ServiceRuntime]
+USCC = make_uscc(3201)
+
+
+@pytest.fixture
+async def api(
+    database_url: str, broker: DevBroker, auth_settings: AuthSettings, tmp_path: Path
+) -> AsyncIterator[API]:
+    settings = PermitsSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers=broker.bootstrap,
+        auth=auth_settings,
+        relay_enabled=False,
+        consumers_enabled=False,
+        licence_key_dir=tmp_path / "licence-keys",
+    )
+    async with running(create_app(settings)) as pair:
+        yield pair
+
+
+async def test_an_instant_licence_is_audited_under_the_enterprise_and_sealed(
+    api: API, issuer: DevIssuer
+) -> None:
+    client, runtime = api
+    r = await client.post(
+        "/applications",
+        json={"item_code": "QD-AJ-003", "enterprise_name": "青岛海晏化工有限公司"},
+        headers=bearer(issuer, "enterprise", USCC),
+    )
+    assert r.status_code == 201, r.text
+    number = r.json()["licence"]["number"]
+    async with runtime.engine.connect() as conn:
+        rows = [dict(x._mapping) for x in await conn.execute(sa.select(TABLES.audit))]
+    by_entity = {(row["entity"], row["action"]) for row in rows}
+    assert ("applications", "insert") in by_entity
+    assert ("licences", "insert") in by_entity
+    assert {row["actor"] for row in rows} == {f"enterprise:{USCC}"}
+    assert {row["via"] for row in rows} == {"POST /applications"}
+    licence = next(row for row in rows if row["entity"] == "licences")
+    assert licence["after"]["number"] == number
+
+    # The service's own sealer links them into the chain within moments.
+    deadline = time.monotonic() + 15
+    report = await audit.verify(runtime.engine, TABLES.audit)
+    while report.unsealed and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        report = await audit.verify(runtime.engine, TABLES.audit)
+    assert report.ok
+    assert report.unsealed == 0
+    assert report.checked == len(rows)
