@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # PYTEST_WORKERS=0 runs everything in one process (for --pdb, or to compare timings).
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test bench lint token migrate clean
+.PHONY: install run test bench lint token migrate audit-verify clean
 
 install: $(STAMP)
 
@@ -41,6 +41,11 @@ lint: $(STAMP)
 
 token: $(STAMP)
 	@$(PY) -m kernel.auth.devtoken --role '$(ROLE)' --sub '$(SUB)'
+
+# Recompute every service's audit hash chain (SERVICE=permits for one); exit 1 at a broken link.
+SERVICE ?= permits credit inspection insurance gateway
+audit-verify: $(STAMP)
+	@rc=0; for s in $(SERVICE); do $(PY) -m kernel.audit verify $$s || rc=1; done; exit $$rc
 
 migrate: $(STAMP)
 	$(PY) -m deploy.devrun --migrate-only
