@@ -197,6 +197,11 @@ class OutboxRelay:
                     .where(self._t.outbox.c.sequence.in_(acked))
                     .values(published_at=utcnow())
                 )
+                # Counted after the acknowledgement, so an idle relay shows 0 pending.
+                pending = await session.scalar(
+                    sa.select(sa.func.count()).where(self._t.outbox.c.published_at.is_(None))
+                )
+            metrics.OUTBOX_PENDING.labels(self.service).set(pending or 0)
             metrics.EVENTS_PUBLISHED.labels(self.service).inc(len(acked))
         if failed:
             raise failed[0]

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
 
+from kernel import metrics
 from kernel.contracts.inspection import EnterpriseRegisteredV1
 from kernel.db import unit_of_work
 from kernel.devbroker import DevBroker
@@ -90,6 +91,8 @@ async def test_relay_publishes_in_order_with_contiguous_sequences(
     while (n := await relay.publish_once()) > 0:
         sent += n
     assert sent == 7
+    # An alert on "pending > 0" must clear once everything is acknowledged.
+    assert metrics.OUTBOX_PENDING.labels("inspection")._value.get() == 0
     stored = await rows(kdb)
     assert [r.sequence for r in stored] == list(range(1, 8))
     assert all(r.published_at is not None for r in stored)
