@@ -103,6 +103,7 @@ class ServiceRuntime:
                 lease_seconds=s.relay_lease_seconds,
                 send_timeout=s.kafka_timeout_seconds,
                 retention=timedelta(days=s.outbox_retention_days),
+                idempotency_retention=timedelta(hours=s.idempotency_retention_hours),
                 on_connect=self._ensure_topics if s.app_env is not AppEnv.production else None,
             )
             self.hooks.add(self.relay.wake)

@@ -26,7 +26,7 @@ IdempotencyKey = Annotated[
         max_length=128,
         pattern=r"^[A-Za-z0-9_.:\-]+$",
         description="Client-chosen key; a retry with the same key and body returns the first "
-        "response instead of acting twice",
+        "response instead of acting twice (answers are kept for at least 24 hours)",
     ),
 ]
 

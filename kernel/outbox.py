@@ -100,6 +100,7 @@ class OutboxRelay:
         lease_seconds: float = 15.0,
         send_timeout: float = 10.0,
         retention: timedelta = timedelta(days=30),
+        idempotency_retention: timedelta = timedelta(hours=24),
         on_connect: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._on_connect = on_connect
@@ -115,6 +116,7 @@ class OutboxRelay:
         self._lease_for = timedelta(seconds=lease_seconds)
         self._send_timeout = send_timeout
         self._retention = retention
+        self._idempotency_retention = idempotency_retention
         self._wake = asyncio.Event()
         self._holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self.is_leader = False
@@ -307,10 +309,26 @@ class OutboxRelay:
         if not self.is_leader or loop.time() - self._last_purge < 3600:
             return
         self._last_purge = loop.time()
-        cutoff = utcnow() - self._retention
+        await self.purge()
+
+    async def purge(self) -> None:
+        """Drop what has served its time, so the kernel's tables do not grow without bound.
+
+        Published events after the retention (replay serves no older ones); inbox rows after
+        the same (an event that old is behind its source's cursor, refused by sequence before
+        its id is looked up); stored answers to Idempotency-Keys after a day, the window a
+        client has to retry (they hold whole responses, licence tokens included).
+        """
+        now = utcnow()
+        cutoff = now - self._retention
+        t = self._t
         async with unit_of_work(self._factory) as session:
+            await session.execute(sa.delete(t.outbox).where(t.outbox.c.published_at < cutoff))
+            await session.execute(sa.delete(t.inbox).where(t.inbox.c.processed_at < cutoff))
             await session.execute(
-                sa.delete(self._t.outbox).where(self._t.outbox.c.published_at < cutoff)
+                sa.delete(t.idempotency).where(
+                    t.idempotency.c.created_at < now - self._idempotency_retention
+                )
             )
 
     async def release(self) -> None:

@@ -103,6 +103,8 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_lease_seconds: float = Field(default=15.0, gt=0)
     outbox_retention_days: int = Field(default=30, ge=1)
+    # How long a stored answer to an Idempotency-Key is kept: the window a client has to retry.
+    idempotency_retention_hours: int = Field(default=24, ge=1, le=24 * 30)
     consumers_enabled: bool = True
     consumer_max_attempts: int = Field(default=5, ge=1, le=50)
     # How often an idle consumer asks its sources for events the broker may have lost.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from aiokafka import AIOKafkaConsumer
 
 from kernel import metrics
 from kernel.contracts.inspection import EnterpriseRegisteredV1
-from kernel.db import unit_of_work
+from kernel.db import unit_of_work, utcnow
 from kernel.devbroker import DevBroker
 from kernel.events import from_kafka
 from kernel.kafka import ensure_topics, make_producer
@@ -180,3 +181,56 @@ async def test_expired_lease_is_taken_over(kdb: KernelDB, broker: DevBroker, top
     assert second.is_leader
     await first.publish_once()
     assert not first.is_leader
+
+
+async def test_purge_keeps_what_is_still_needed_and_drops_what_served_its_time(
+    kdb: KernelDB, broker: DevBroker, topic: str
+) -> None:
+    await ensure_topics(broker.bootstrap, [topic])
+    await emit_many(kdb, range(1, 4))
+    relay = relay_for(kdb, broker, topic)
+    while await relay.publish_once():
+        pass
+    now = utcnow()
+    t = kdb.tables
+    async with unit_of_work(kdb.factory) as session:
+        # Event 1 was published 31 days ago; 2 and 3 just now.
+        await session.execute(
+            sa.update(t.outbox)
+            .where(t.outbox.c.sequence == 1)
+            .values(published_at=now - timedelta(days=31))
+        )
+        for n, age in enumerate((timedelta(days=31), timedelta(days=29)), start=1):
+            await session.execute(
+                sa.insert(t.inbox).values(
+                    event_id=f"00000000-0000-4000-8000-00000000000{n}",
+                    source="permits",
+                    sequence=n,
+                    type="permits.licence.issued.v1",
+                    outcome="applied",
+                    processed_at=now - age,
+                )
+            )
+        for key, age in (("old-key-1", timedelta(hours=25)), ("new-key-1", timedelta(hours=23))):
+            await session.execute(
+                sa.insert(t.idempotency).values(
+                    principal="enterprise:X",
+                    key=key,
+                    route="POST /applications",
+                    request_hash="0" * 64,
+                    status_code=201,
+                    body=b"{}",
+                    created_at=now - age,
+                )
+            )
+    await relay.purge()
+    async with kdb.engine.connect() as conn:
+        sequences = (
+            await conn.scalars(sa.select(t.outbox.c.sequence).order_by(t.outbox.c.sequence))
+        ).all()
+        inbox = (await conn.scalars(sa.select(t.inbox.c.sequence))).all()
+        keys = (await conn.scalars(sa.select(t.idempotency.c.key))).all()
+    assert list(sequences) == [2, 3]
+    assert list(inbox) == [2]
+    assert list(keys) == ["new-key-1"]
+    await relay._drop_producer()
