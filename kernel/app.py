@@ -16,11 +16,14 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kernel import audit
 from kernel.aio import bounded
 from kernel.audit import AuditSealer
+from kernel.audit_api import audit_router
+from kernel.auth.dependencies import require_roles
+from kernel.auth.principal import Role
 from kernel.auth.service_token import ServiceTokenProvider
 from kernel.auth.verifier import TokenVerifier
 from kernel.consumer import ConsumerRunner, EventApplier, Handlers
@@ -283,6 +286,11 @@ def _ops_router() -> APIRouter:
     return router
 
 
+def _service_audit_log(request: Request) -> tuple[AsyncEngine, sa.Table]:
+    runtime = runtime_of(request)
+    return runtime.engine, runtime.tables.audit
+
+
 async def _audit_via(request: Request) -> None:
     # The route a change came through, for the audit log (the caller is set by the verifier).
     audit.via_var.set(f"{request.method} {request.url.path}")
@@ -316,6 +324,10 @@ def create_service_app(
     install_problem_handlers(app)
     app.include_router(_ops_router())
     app.include_router(replay_router())
+    app.include_router(
+        audit_router(require_roles(Role.leader, Role.admin), _service_audit_log),
+        dependencies=[Depends(reject_nul_characters)],
+    )
     for router in routers:
         # Every service route: a NUL character anywhere in the input is a 422 naming the field
         # (PostgreSQL text cannot hold one; it would otherwise be a 500 there and not on SQLite).

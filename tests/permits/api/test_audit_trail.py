@@ -72,3 +72,52 @@ async def test_an_instant_licence_is_audited_under_the_enterprise_and_sealed(
     assert report.ok
     assert report.unsealed == 0
     assert report.checked == len(rows)
+
+
+async def test_leaders_read_the_trail_and_check_the_chain_others_may_not(
+    api: API, issuer: DevIssuer
+) -> None:
+    client, _runtime = api
+    for n in range(3):
+        r = await client.post(
+            "/applications",
+            json={"item_code": "QD-AJ-003", "enterprise_name": f"青岛第{n}化工有限公司"},
+            headers=bearer(issuer, "enterprise", make_uscc(3300 + n)),
+        )
+        assert r.status_code == 201, r.text
+    leader = bearer(issuer, "leader", "leader-1")
+
+    r = await client.get("/audit", params={"entity": "licences", "limit": 2}, headers=leader)
+    assert r.status_code == 200, r.text
+    first = r.json()
+    assert [item["action"] for item in first["items"]] == ["insert", "insert"]
+    assert first["items"][0]["id"] > first["items"][1]["id"]  # newest first
+    rest = await client.get(
+        "/audit",
+        params={"entity": "licences", "limit": 2, "cursor": first["next_cursor"]},
+        headers=leader,
+    )
+    assert len(rest.json()["items"]) == 1
+    assert rest.json()["next_cursor"] is None
+    holders = {i["after"]["uscc"] for i in first["items"] + rest.json()["items"]}
+    assert holders == {make_uscc(3300 + n) for n in range(3)}
+
+    mine = await client.get(
+        "/audit", params={"actor": f"enterprise:{make_uscc(3301)}"}, headers=leader
+    )
+    assert {i["actor"] for i in mine.json()["items"]} == {f"enterprise:{make_uscc(3301)}"}
+
+    check = await client.get("/audit/verify", headers=bearer(issuer, "admin", "admin-1"))
+    assert check.status_code == 200, check.text
+    assert check.json()["ok"] is True
+    assert check.json()["checked"] + check.json()["unsealed"] >= 6
+
+    for role in ("officer", "enterprise", "insurer", "department"):
+        for path in ("/audit", "/audit/verify"):
+            denied = await client.get(path, headers=bearer(issuer, role, "someone"))
+            assert denied.status_code == 403, (role, path, denied.text)
+            assert denied.headers["content-type"].startswith("application/problem+json")
+    assert (await client.get("/audit")).status_code == 401
+    bad = await client.get("/audit", params={"cursor": "not-a-cursor"}, headers=leader)
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "invalid_cursor"
