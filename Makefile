@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # PYTEST_WORKERS=0 runs everything in one process (for --pdb, or to compare timings).
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test bench lint token migrate audit-verify clean
+.PHONY: install run test bench fuzz lint token migrate audit-verify clean
 
 install: $(STAMP)
 
@@ -33,6 +33,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Schemathesis against every service's API and the gateway's own routes, many more cases than
+# the bounded profile `make test` runs; prints a summary, writes bench/results/fuzz.json.
+# FUZZ_SEED=<n> replays a run, FUZZ_MAX_EXAMPLES=<n> per operation, FUZZ_DATABASE=sqlite.
+fuzz: $(STAMP)
+	FUZZ_PROFILE=long FUZZ_RESULTS=bench/results/fuzz.json $(PY) -m pytest -n $(PYTEST_WORKERS) \
+		--dist loadfile tests/fuzz $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

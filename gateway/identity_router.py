@@ -434,7 +434,16 @@ def identity_router() -> APIRouter:
             body["scope"] = " ".join(granted)
         return Response(orjson.dumps(body), media_type="application/json", headers=NO_STORE)
 
-    @router.get(JWKS_PATH, tags=["identity"], summary="Public keys of the gateway's tokens")
+    @router.get(
+        JWKS_PATH,
+        tags=["identity"],
+        summary="Public keys of the gateway's tokens",
+        response_class=Response,
+        responses={
+            200: {"content": {"application/jwk-set+json": {}}},
+            503: {"description": "issuer_unavailable: this gateway has no signing key"},
+        },
+    )
     async def jwks(runtime: Runtime) -> Response:
         issuer = issuer_of(runtime)
         if issuer is None:

@@ -15,17 +15,21 @@ from typing import Literal
 
 import aiohttp
 import orjson
+import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.aggregate import install_aggregation
 from gateway.config import UPSTREAM_NAMES, GatewaySettings, get_settings
-from gateway.context import GatewayRuntime
+from gateway.context import GatewayRuntime, require, runtime_of
 from gateway.identity import install_identity
+from gateway.models import AUDIT
 from gateway.openapi import install_openapi
+from gateway.paths import OPEN_PATHS
 from gateway.proxy import (
     Upstream,
     UpstreamFastPath,
@@ -36,7 +40,9 @@ from gateway.proxy import (
 )
 from gateway.ratelimit import install_rate_limits
 from gateway.sharing_router import install_sharing
-from kernel.errors import install_problem_handlers, problem_response
+from kernel.audit_api import audit_router
+from kernel.auth.principal import Role
+from kernel.errors import document_problems, install_problem_handlers, problem_response
 
 Header = tuple[bytes, bytes]
 # Wraps the app in one pure-ASGI layer; see GatewayApp.build_middleware_stack.
@@ -234,6 +240,10 @@ def _json(body: BaseModel, status: int = 200) -> Response:
     )
 
 
+def _audit_log(request: Request) -> tuple[AsyncEngine, sa.Table]:
+    return runtime_of(request).engine, AUDIT
+
+
 def ops_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -314,6 +324,22 @@ def cors_layer(inner: ASGIApp, *, origins: list[str]) -> ASGIApp:
     )
 
 
+# The problem statuses of the gateway's own route dependencies (gateway/context.py), for its
+# OpenAPI document (kernel.errors.document_problems).
+GATEWAY_DEPENDENCY_PROBLEMS = {
+    "gateway.context:require.<locals>.guard": (401, 403),
+    "gateway.context:runtime_of": (503,),
+    "gateway.context:session_of": (503,),
+}
+
+
+def edge_problems(path: str) -> tuple[int, ...]:
+    """What the edge layers answer on a path before its route runs: two credentials at once
+    (400), bad credentials (401), a spent rate limit (429), an API-key lookup without its
+    database (503). Open paths skip them all."""
+    return () if path in OPEN_PATHS else (400, 401, 429, 503)
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """The gateway: the single public entry in front of the four services."""
     settings = settings or get_settings()
@@ -355,8 +381,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_rate_limits(app, runtime)
     install_aggregation(app, runtime)
     install_sharing(app, runtime)
+    app.include_router(
+        audit_router(require(Role.leader, Role.admin), _audit_log, prefix="/api/gateway")
+    )
     install_openapi(app, runtime)
     install_proxy(app)
+    document_problems(app, GATEWAY_DEPENDENCY_PROBLEMS, edge_problems)
     return app
 
 

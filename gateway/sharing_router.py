@@ -67,6 +67,7 @@ from kernel.errors import (
     RuleViolated,
     ServiceUnavailable,
 )
+from kernel.inputs import IsoDate
 from kernel.pagination import InvalidCursor, Page, encode_cursor, instant_cursor
 from kernel.uscc import USCC
 from kernel.workdays import business_day_start
@@ -175,7 +176,7 @@ CursorQuery = Annotated[
 LimitQuery = Annotated[int, Query(ge=1, le=200)]
 DepartmentQuery = Annotated[str | None, Query(pattern=DEPARTMENT_PATTERN, max_length=64)]
 DatasetQuery = Annotated[str | None, Query(pattern=r"^[a-z0-9-]{1,64}$")]
-Day = Annotated[date | None, Query(ge=EARLIEST_DAY, le=LATEST_DAY)]
+Day = Annotated[IsoDate | None, Query(ge=EARLIEST_DAY, le=LATEST_DAY)]
 # No length or pattern here: an id that cannot exist is simply not found (404), never a 422.
 GrantId = Annotated[str, Path(description="The grant's id")]
 

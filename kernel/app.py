@@ -35,7 +35,7 @@ from kernel.db import (
     ping,
     unit_of_work,
 )
-from kernel.errors import install_problem_handlers, problem_response
+from kernel.errors import document_problems, install_problem_handlers, problem_response
 from kernel.inputs import reject_nul_characters
 from kernel.kafka import ensure_topics, make_consumer, make_producer
 from kernel.migrate import upgrade
@@ -260,7 +260,11 @@ def _ops_router() -> APIRouter:
         runtime = runtime_of(request)
         return {"status": "ok", "service": runtime.service}
 
-    @router.get("/ready", summary="Readiness: database and broker reachable")
+    @router.get(
+        "/ready",
+        summary="Readiness: database and broker reachable",
+        responses={503: {"description": "not_ready: the database or the broker does not answer"}},
+    )
     async def ready(request: Request) -> Response:
         runtime = runtime_of(request)
         checks = await runtime.readiness()
@@ -334,4 +338,6 @@ def create_service_app(
         app.include_router(
             router, dependencies=[Depends(reject_nul_characters), Depends(_audit_via)]
         )
+    # Every route documents the problem+json answers it can give (401, 404, 422, 503, ...).
+    document_problems(app)
     return app

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 # PostgreSQL text cannot hold U+0000: a NUL reaching a query or a row is a database error (a
 # 500), so it is refused as a validation error naming the field, on every database alike.
@@ -58,3 +62,23 @@ async def reject_nul_characters(request: Request) -> None:
     loc = _nul_in(parsed, ())
     if loc is not None:
         raise RequestValidationError([_nul_error("body", *loc)])
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    """Rule `date_format`: a date parameter is written YYYY-MM-DD (RFC 3339 full-date).
+
+    Pydantic alone would also read a number as Unix time (`?on=0` is 1970-01-01) and a
+    date-time at midnight as its date: inputs the API's document does not allow.
+    """
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    raise PydanticCustomError("date_format", "the date must be written YYYY-MM-DD")
+
+
+# A date as the OpenAPI document says (format: date), for query and path parameters.
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]

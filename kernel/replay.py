@@ -72,7 +72,11 @@ def replay_router() -> APIRouter:
     async def list_events(
         request: Request,
         _caller: Annotated[Principal, Depends(require_scope(REPLAY_SCOPE))],
-        after: Annotated[int, Query(ge=0, description="Return events with sequence > after")] = 0,
+        after: Annotated[
+            int,
+            # A sequence is a BIGINT: beyond it PostgreSQL cannot compare (a 500, not a 422).
+            Query(ge=0, le=2**63 - 1, description="Return events with sequence > after"),
+        ] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     ) -> Response:
         runtime = request.app.state.runtime

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from kernel.app import RuntimeDep, SessionDep
 from kernel.errors import NotFound
 from kernel.idempotency import IdempotencyKey, run_idempotent
+from kernel.inputs import IsoDate
 from kernel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 from kernel.uscc import USCC
 from kernel.versioning import ExpectedVersion, etag
@@ -224,11 +225,14 @@ async def _export_body(
 @exports.get(
     "/{on}.json",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={
+        200: {"content": {"application/json": {}}},
+        304: {"description": "Not modified: If-None-Match names the export's ETag"},
+    },
     summary="One day's export as JSON (ETag = its sha256)",
 )
 async def get_export_json(
-    on: date,
+    on: IsoDate,
     session: SessionDep,
     _reader: ExportReaderDep,
     if_none_match: Annotated[str | None, Header()] = None,
@@ -239,11 +243,14 @@ async def get_export_json(
 @exports.get(
     "/{on}.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={
+        200: {"content": {"text/csv": {}}},
+        304: {"description": "Not modified: If-None-Match names the export's ETag"},
+    },
     summary="One day's export as CSV, UTF-8 with BOM (ETag = its sha256)",
 )
 async def get_export_csv(
-    on: date,
+    on: IsoDate,
     session: SessionDep,
     _reader: ExportReaderDep,
     if_none_match: Annotated[str | None, Header()] = None,

@@ -74,6 +74,7 @@ def _after(cursor: str | None) -> tuple[datetime, str] | None:
     summary="Apply for credit repair of an own record in publicity or black listing (enterprise)",
     description="Eligible from the record's repair_eligible_on or the listing's "
     "early_removal_on; answered within 3 working days (due_on).",
+    responses={404: {"description": "No record or black listing of yours has that target_id"}},
 )
 async def apply_for_repair(
     body: RepairCreate,

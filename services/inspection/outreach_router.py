@@ -153,7 +153,13 @@ async def list_themes(
     return [ThemeRead.model_validate(t) for t in await outreach.list_themes(session, year)]
 
 
-@router.post("/sessions", status_code=201, response_model=SessionRead, summary="Schedule")
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=SessionRead,
+    summary="Schedule",
+    responses={404: {"description": "group_not_found: no outreach group has that group_id"}},
+)
 async def schedule_session(
     body: SessionCreate, session: SessionDep, officer: OfficerDep
 ) -> Response:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from kernel.app import SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role, require_roles
+from kernel.inputs import IsoDate
 from kernel.pagination import Page, date_cursor, encode_cursor
 from kernel.uscc import USCC
 from services.insurance import obligations
@@ -125,8 +126,8 @@ async def list_obligations(
     kind: ObligationKind | None = None,
     status: ObligationStatus | None = None,
     overdue: bool | None = None,
-    due_from: date | None = None,
-    due_to: date | None = None,
+    due_from: IsoDate | None = None,
+    due_to: IsoDate | None = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[ObligationRead]:

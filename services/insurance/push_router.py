@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
@@ -43,6 +43,10 @@ byte, receipt included; the same key with another body is 422 `idempotency_key_r
 """
     + receipts.RECEIPT_SPEC
 )
+# What the rules above answer besides what every write documents (403, 409, 422).
+_PUSH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "policy_not_found / obligation_not_found: no such id"}
+}
 
 
 @router.post(
@@ -53,6 +57,7 @@ byte, receipt included; the same key with another body is 422 `idempotency_key_r
     description="A risk_assessment or hazard_assistance obligation is delivered by its own "
     "endpoint (422 `obligation_kind_has_own_endpoint`). Training needs `participants`; "
     "key_check and full_check need `hazards_found`; no other kind takes either.\n" + _PUSH_RULES,
+    responses=_PUSH_RESPONSES,
 )
 async def push_service_record(
     body: ServiceRecordCreate,
@@ -91,6 +96,7 @@ async def push_service_record(
     "is a reassessment. The level re-plans the graded service and is announced as "
     "insurance.risk.assessed.v1 (inspection raises priority on high and major). An assessment "
     "dated before the latest on file is 422 `assessment_older_than_latest`.\n" + _PUSH_RULES,
+    responses=_PUSH_RESPONSES,
 )
 async def push_risk_assessment(
     body: RiskAssessmentCreate,
@@ -129,6 +135,7 @@ async def push_risk_assessment(
     summary="Push a hazard-assistance report (insurer): help with a government-found hazard",
     description="The obligation must be a hazard_assistance one (422 "
     "`obligation_not_hazard_assistance`).\n" + _PUSH_RULES,
+    responses=_PUSH_RESPONSES,
 )
 async def push_hazard_assistance(
     body: HazardAssistanceCreate,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -10,6 +10,7 @@ from fastapi import Depends, Query, Request
 from kernel.app import RuntimeDep
 from kernel.auth import Principal, Role, require_roles
 from kernel.auth.service_token import DATA_SHARE_SCOPE
+from kernel.inputs import IsoDate
 from kernel.workdays import shanghai_today
 from services.permits.applications import Issuing
 from services.permits.config import PermitsSettings
@@ -20,7 +21,7 @@ AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
 
 def catalogue_date(
     on: Annotated[
-        date | None,
+        IsoDate | None,
         Query(
             description="Show the catalogue as in force on this date (default: today, "
             "Asia/Shanghai)"
@@ -32,6 +33,16 @@ def catalogue_date(
 
 
 OnDate = Annotated[date, Depends(catalogue_date)]
+
+
+def business_today(runtime: RuntimeDep) -> date:
+    """The business date applications are handled on (Asia/Shanghai, rehearsal offset applied)."""
+    settings = runtime.settings
+    offset = settings.clock_offset_days if isinstance(settings, PermitsSettings) else 0
+    return shanghai_today() + timedelta(days=offset)
+
+
+TodayDep = Annotated[date, Depends(business_today)]
 
 
 async def issuing(request: Request, runtime: RuntimeDep) -> Issuing:

@@ -22,6 +22,7 @@ from kernel.auth.principal import BUREAU_ROLES
 from kernel.db import utcnow
 from kernel.errors import Forbidden, NotFound, RuleViolated
 from kernel.idempotency import IdempotencyKey, run_idempotent
+from kernel.inputs import IsoDate
 from kernel.pagination import Page, decode_cursor, encode_cursor, instant_cursor
 from kernel.uscc import USCC
 from kernel.versioning import ExpectedVersion, etag
@@ -40,6 +41,7 @@ from services.permits.dependencies import (
     LicenceReaderDep,
     OnDate,
     ReviewerDep,
+    TodayDep,
 )
 from services.permits.domain import (
     FINAL_STATUSES,
@@ -207,19 +209,19 @@ def _licence_read(licence: Licence) -> LicenceRead:
     return LicenceRead.model_validate(licence)
 
 
-def _summary(app: Application) -> ApplicationRead:
+def _summary(app: Application, today: date) -> ApplicationRead:
     """An application without its history (listings: one query, not one per row)."""
     clock = None if app.due_on is None else Clock(app.submitted_on, app.due_on, app.limit_days)
-    overdue = clock is not None and clock.is_overdue(
-        shanghai_today(), ApplicationStatus(app.status)
-    )
+    overdue = clock is not None and clock.is_overdue(today, ApplicationStatus(app.status))
     return ApplicationRead.model_validate(app).model_copy(update={"is_overdue": overdue})
 
 
-async def _application_view(session: AsyncSession, app: Application) -> ApplicationRead:
+async def _application_view(
+    session: AsyncSession, app: Application, today: date
+) -> ApplicationRead:
     """An application with its dated history."""
     steps = await applications.steps_of(session, app.id)
-    return _summary(app).model_copy(
+    return _summary(app, today).model_copy(
         update={"steps": [ApplicationStepRead.model_validate(s) for s in steps]}
     )
 
@@ -253,6 +255,7 @@ async def get_pledge_text(code: ItemCode, session: SessionDep, on: OnDate) -> di
     status_code=201,
     response_model=SubmissionRead,
     summary="Apply for a permit item; instant and pledge paths return the licence at once",
+    responses={404: {"description": "item_not_found: no item with that code is in force"}},
 )
 async def submit_application(
     body: ApplicationCreate,
@@ -260,13 +263,14 @@ async def submit_application(
     runtime: RuntimeDep,
     issuing: IssuingDep,
     applicant: EnterpriseDep,
+    today: TodayDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async def act() -> SubmissionRead:
         app, licence = await applications.submit_application(
-            session, runtime.outbox, issuing, applicant, body, shanghai_today()
+            session, runtime.outbox, issuing, applicant, body, today
         )
-        view = await _application_view(session, app)
+        view = await _application_view(session, app, today)
         return SubmissionRead(
             **view.model_dump(), licence=_licence_read(licence) if licence else None
         )
@@ -282,11 +286,15 @@ async def submit_application(
     summary="One application with its history and licence",
 )
 async def get_application(
-    application_id: str, session: SessionDep, principal: CurrentPrincipal, response: Response
+    application_id: str,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    response: Response,
+    today: TodayDep,
 ) -> SubmissionRead:
     app = await _readable(session, principal, application_id)
     licence = await applications.licence_of(session, app.id)
-    view = await _application_view(session, app)
+    view = await _application_view(session, app, today)
     response.headers["ETag"] = etag(app.version)
     return SubmissionRead(**view.model_dump(), licence=_licence_read(licence) if licence else None)
 
@@ -300,6 +308,7 @@ async def get_application(
 async def list_applications(
     session: SessionDep,
     principal: CurrentPrincipal,
+    today: TodayDep,
     status: ApplicationStatus | None = None,
     overdue: Annotated[
         bool, Query(description="Only open applications past their due date")
@@ -319,7 +328,7 @@ async def list_applications(
     if overdue:
         query = query.where(
             Application.status.not_in([s.value for s in FINAL_STATUSES]),
-            Application.due_on < shanghai_today(),
+            Application.due_on < today,
         )
     if cursor:
         priority, submitted, last_id = decode_cursor(cursor, 3)
@@ -333,7 +342,7 @@ async def list_applications(
             )
         )
     rows = (await session.scalars(query.limit(limit + 1))).all()
-    items = [_summary(a) for a in rows[:limit]]
+    items = [_summary(a, today) for a in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -359,13 +368,14 @@ async def decide(
     issuing: IssuingDep,
     reviewer: ReviewerDep,
     expected: ExpectedVersion,
+    today: TodayDep,
 ) -> SubmissionRead:
     app = await applications.get_application(session, application_id)
     app = await applications.decide(
-        session, runtime.outbox, issuing, reviewer, app, body, expected, shanghai_today()
+        session, runtime.outbox, issuing, reviewer, app, body, expected, today
     )
     licence = await applications.licence_of(session, app.id)
-    view = await _application_view(session, app)
+    view = await _application_view(session, app, today)
     return SubmissionRead(**view.model_dump(), licence=_licence_read(licence) if licence else None)
 
 
@@ -374,7 +384,11 @@ async def decide(
 licences_router = APIRouter(tags=["licences"])
 
 
-@licences_router.get("/licences/verify", summary="Verify a licence token: signature and status")
+@licences_router.get(
+    "/licences/verify",
+    summary="Verify a licence token: signature and status",
+    responses={404: {"description": "licence_not_found: no licence has that number"}},
+)
 async def verify(
     session: SessionDep,
     issuing: IssuingDep,
@@ -398,7 +412,7 @@ async def verify(
 
 
 IssueDay = Annotated[
-    date | None,
+    IsoDate | None,
     Query(
         ge=EARLIEST_BUSINESS_DAY,
         le=LATEST_BUSINESS_DAY,
@@ -462,7 +476,12 @@ async def get_licence(number: str, session: SessionDep) -> LicenceRead:
     return _licence_read(await licences.get_by_number(session, number))
 
 
-@licences_router.get("/licences/{number}/qr.png", summary="The licence's QR code (PNG)")
+@licences_router.get(
+    "/licences/{number}/qr.png",
+    summary="The licence's QR code (PNG)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
 async def licence_qr_png_view(number: str, session: SessionDep, issuing: IssuingDep) -> Response:
     licence = await licences.get_by_number(session, number)
     payload = qr_payload(
@@ -471,7 +490,12 @@ async def licence_qr_png_view(number: str, session: SessionDep, issuing: Issuing
     return Response(licence_qr_png(payload), media_type="image/png")
 
 
-@licences_router.get("/licences/{number}/qr.svg", summary="The licence's QR code (SVG)")
+@licences_router.get(
+    "/licences/{number}/qr.svg",
+    summary="The licence's QR code (SVG)",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
 async def licence_qr_svg_view(number: str, session: SessionDep, issuing: IssuingDep) -> Response:
     licence = await licences.get_by_number(session, number)
     payload = qr_payload(
@@ -501,7 +525,12 @@ async def change_licence_status(
     return _licence_read(updated)
 
 
-@licences_router.get("/status-lists/{purpose}", summary="Signed W3C Bitstring Status List")
+@licences_router.get(
+    "/status-lists/{purpose}",
+    summary="Signed W3C Bitstring Status List",
+    response_class=Response,
+    responses={200: {"content": {"application/vc+jwt": {}}}},
+)
 async def status_list(purpose: StatusPurpose, session: SessionDep, issuing: IssuingDep) -> Response:
     token = await licences.signed_status_list(
         session, issuing.ring, issuing.public_base_url, purpose
@@ -522,6 +551,6 @@ async def jwks(issuing: IssuingDep) -> dict[str, Any]:
     summary="Public figures per item: applications, instant share, median days to decision, "
     "rejections and their escalation",
 )
-async def figures(session: SessionDep) -> dict[str, Any]:
-    items = await applications.item_figures(session, shanghai_today())
+async def figures(session: SessionDep, today: TodayDep) -> dict[str, Any]:
+    items = await applications.item_figures(session, today)
     return {"as_of": utcnow().isoformat(), "items": [asdict(f) for f in items]}

@@ -76,6 +76,9 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/gateway/grants/{grant_id}"): BUREAU | {"department"},
     ("POST", "/api/gateway/grants/{grant_id}/revoke"): frozenset({"admin"}),
     ("GET", "/api/gateway/data-reads"): BUREAU | {"department", "enterprise"},
+    # Who registered, changed or revoked clients, keys and grants (kernel.audit_api).
+    ("GET", "/api/gateway/audit"): frozenset({"leader", "admin"}),
+    ("GET", "/api/gateway/audit/verify"): frozenset({"leader", "admin"}),
     # The proxy: credentials verified here, authorisation by the service behind.
     **{(m, "/api/{service}/{path:path}"): EVERYONE for m in ("GET", "POST", "PUT", "DELETE")},
 }
