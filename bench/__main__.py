@@ -16,6 +16,8 @@ BENCHMARKS = (
     "instant_approval",
     "plan_year",
     "gateway_overhead",
+    "faults",
+    "soak",
 )
 
 
@@ -28,10 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names:
         module = importlib.import_module(f"bench.{name}")
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        result: Result = asyncio.run(module.run())
-        path = result.write()
-        print(f"  wrote {path}", file=sys.stderr)
-        results.append(result)
+        # A module reports one Result, or several (one per fault injected, for instance).
+        outcome: Result | list[Result] = asyncio.run(module.run())
+        for result in outcome if isinstance(outcome, list) else [outcome]:
+            path = result.write()
+            print(f"  wrote {path}", file=sys.stderr)
+            results.append(result)
     header = (
         f"{'benchmark':<22} {'metric':<34} {'value':>12} {'unit':<8} {'baseline':>10} {'ratio':>7}"
     )

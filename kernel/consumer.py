@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel import audit, metrics
 from kernel.aio import bounded
 from kernel.db import SessionFactory, unit_of_work, utcnow
+from kernel.errors import database_unavailable
 from kernel.events import EventContract, EventEnvelope, MalformedEvent, from_kafka, parse_payload
 from kernel.replay import ReplayClient, ReplayUnavailable
 from kernel.tables import KernelTables
@@ -182,6 +183,10 @@ class EventApplier:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if database_unavailable(exc):
+                    # Not the event's fault: a good event must not be dead-lettered because
+                    # the database was away for longer than the retries. The runner waits.
+                    raise
                 if attempt >= self._max_attempts:
                     await self._dead_letter(envelope, origin, exc, attempt)
                     return "dead_lettered"
@@ -331,9 +336,37 @@ class ConsumerRunner:
         self.connected = False
         self.assigned = False
         self.last_error: str | None = None
+        self._last_progress = 0.0
 
     async def run(self) -> None:
-        """Consume until cancelled; on broker errors, recreate the consumer after a pause."""
+        """Consume until cancelled; on broker errors, recreate the consumer after a pause.
+
+        Sweeps run on their own timer beside the Kafka consumer: while it (re)joins its group
+        (on the dev broker ~19 s after a member died or left; a rebalance on Kafka) or the
+        broker is away, the sources are still asked for what is missing.
+        """
+        sweeper = asyncio.create_task(self._sweep_when_idle())
+        try:
+            await self._run_consumer()
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    async def _sweep_when_idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._last_progress = loop.time()
+        while True:
+            await asyncio.sleep(self._sweep)
+            if loop.time() - self._last_progress >= self._sweep:
+                try:
+                    await self.sweep()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database away: the next round tries again
+                    log.info("%s: sweep failed: %s", self.applier.service, exc)
+
+    async def _run_consumer(self) -> None:
         delay = 0.5
         while True:
             consumer = self._consumer_factory()
@@ -360,26 +393,41 @@ class ConsumerRunner:
 
     async def _consume(self, consumer: Any) -> None:
         loop = asyncio.get_running_loop()
-        last_sweep = loop.time()
         last_message = loop.time()
         while True:
             batches = await bounded(consumer.getmany(timeout_ms=500, max_records=500), 30)
             self.assigned = bool(consumer.assignment())
             for tp, messages in batches.items():
                 for message in messages:
-                    await self._handle(message)
+                    await self._handle_held(message)
+                    self._last_progress = loop.time()
                 await bounded(
                     consumer.commit({tp: OffsetAndMetadata(messages[-1].offset + 1, "")}), 15
                 )
                 last_message = loop.time()
             now = loop.time()
-            if not batches and now - last_sweep >= self._sweep:
-                # Anti-entropy: a broker that forgot events sends nothing that would reveal
-                # the gap, so an idle consumer asks the sources directly.
-                last_sweep = now
-                await self.sweep()
             if now - last_message > self._stall and not consumer.assignment():
                 raise RuntimeError("no partitions assigned for too long; rejoining the group")
+
+    async def _handle_held(self, message: Any) -> None:
+        """Handle `message`, holding the partition while the database is away.
+
+        Recreating the Kafka consumer for a database outage would cost a group rejoin (a
+        rebalance) and change nothing: the offset is not committed, so the same message is
+        tried again here until the database answers.
+        """
+        delay = 0.2
+        while True:
+            try:
+                await self._handle(message)
+                return
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("%s: database unavailable, holding: %s", self.applier.service, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _handle(self, message: Any) -> None:
         try:
@@ -390,7 +438,8 @@ class ConsumerRunner:
         await self.applier.deliver(envelope, message)
 
     async def sweep(self) -> None:
-        """Backfill every source from its replay endpoint (idle check, and at start)."""
+        """Backfill every source from its replay endpoint (anti-entropy: a broker that forgot
+        events sends nothing that would reveal the gap, so an idle consumer asks)."""
         for source in self.sources:
             try:
                 await bounded(self.applier.backfill(source, wait=False), 60)

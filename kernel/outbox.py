@@ -143,7 +143,10 @@ class OutboxRelay:
                 except Exception as exc:
                     metrics.RELAY_ERRORS.labels(self.service).inc()
                     self.last_error = f"{type(exc).__name__}: {exc}"
-                    log.warning("%s relay: %s (retrying in %.1fs)", self.service, exc, backoff)
+                    # With the type: a TimeoutError (a stalled database) has no message at all.
+                    log.warning(
+                        "%s relay: %s (retrying in %.1fs)", self.service, self.last_error, backoff
+                    )
                     await self._drop_producer()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
