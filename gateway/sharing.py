@@ -19,6 +19,7 @@ from typing import Any, Final, Protocol, TypeVar
 from gateway.credentials import SUBJECT_PATTERN
 from kernel.errors import Forbidden, NotFound, ProblemError, RuleViolated
 from kernel.uscc import InvalidUSCC, validate_uscc
+from kernel.vocab import Sector
 from kernel.workdays import EARLIEST_BUSINESS_DAY, LATEST_BUSINESS_DAY
 
 # A grant is given for at most this long; renewing it is a new decision with its own record.
@@ -384,6 +385,31 @@ CATALOGUE: Final[Mapping[str, DataSet]] = {
                             ParamKind.choice,
                             "The step the case is at",
                             choices=("inspecting", "deliberating", "feedback", "closed"),
+                        ),
+                        _cursor(200),
+                        _LIMIT,
+                    ),
+                )
+            },
+            subject_fields=("uscc",),
+        ),
+        DataSet(
+            code="coverage-gaps",
+            title="High-risk enterprises without work-safety liability cover (安责险未投保)",
+            description="Registry enterprises in a high-risk sector that no active policy covers "
+            "today, by USCC, with the policy that last covered each (for the insurance "
+            "regulator's supervision of 安责险).",
+            owner="insurance",
+            endpoints={
+                "": Endpoint(
+                    "/coverage-gaps",
+                    (
+                        Param("district", ParamKind.text, "District, e.g. 黄岛区", max_length=64),
+                        Param(
+                            "sector",
+                            ParamKind.choice,
+                            "One high-risk sector",
+                            choices=tuple(s.value for s in Sector if s.is_high_risk),
                         ),
                         _cursor(200),
                         _LIMIT,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Awaitable
+from typing import Annotated, Protocol, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -53,9 +53,25 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipal = Annotated[Principal, Depends(optional_principal)]
 
 
-def require_roles(
-    *roles: Role, shared_scope: str | None = None
-) -> Callable[[Principal], Awaitable[Principal]]:
+class RoleGuard(Protocol):
+    """A `require_roles` dependency; it says whom it admits, so tests can hold every route's
+    declared rule against the access table (tests/security/test_route_rules.py)."""
+
+    roles: frozenset[Role]
+    shared_scope: str | None
+
+    def __call__(self, principal: Principal) -> Awaitable[Principal]: ...
+
+
+class ScopeGuard(Protocol):
+    """A `require_scope` dependency, with the scope it requires."""
+
+    scope: str
+
+    def __call__(self, principal: Principal) -> Awaitable[Principal]: ...
+
+
+def require_roles(*roles: Role, shared_scope: str | None = None) -> RoleGuard:
     """A dependency that admits only the given roles (403 otherwise).
 
     With `shared_scope`, a service token carrying that scope is admitted too: the gateway
@@ -75,10 +91,13 @@ def require_roles(
             names += f"; a service with scope {shared_scope!r}"
         raise Forbidden(f"role {principal.role.value!r} may not do this (allowed: {names})")
 
-    return guard
+    declared = cast(RoleGuard, guard)
+    declared.roles = allowed
+    declared.shared_scope = shared_scope
+    return declared
 
 
-def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
+def require_scope(scope: str) -> ScopeGuard:
     """A dependency that admits only service tokens carrying `scope` (service-to-service calls).
 
     The role is checked too: a person's or a machine client's token that somehow carries the
@@ -92,4 +111,6 @@ def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
             )
         return principal
 
-    return guard
+    declared = cast(ScopeGuard, guard)
+    declared.scope = scope
+    return declared

@@ -10,6 +10,7 @@ from fastapi import Depends
 from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import OptionalPrincipal, Principal, Role, require_roles
 from kernel.auth.principal import BUREAU_ROLES
+from kernel.auth.service_token import DATA_SHARE_SCOPE
 from kernel.errors import NotFound
 from kernel.settings import ServiceSettings
 from kernel.workdays import shanghai_today
@@ -25,9 +26,12 @@ RecorderDep = Annotated[Principal, Depends(require_roles(*BUREAU_ROLES))]
 # next-level leader's call, as with every "no" on this platform.
 LeaderDep = Annotated[Principal, Depends(require_roles(Role.leader))]
 
-# The daily export is shared data: other departments under their grant, and the bureau.
+# The daily export holds listing facts the public lists do not: the bureau reads it, and other
+# departments only through the gateway under a grant, each read logged (DOMAIN.md: "every read
+# is logged"), never with their own token directly.
 ExportReaderDep = Annotated[
-    Principal, Depends(require_roles(Role.department, Role.officer, Role.leader, Role.admin))
+    Principal,
+    Depends(require_roles(*BUREAU_ROLES, shared_scope=DATA_SHARE_SCOPE)),
 ]
 
 

@@ -159,9 +159,14 @@ async def list_cases(
     after: tuple[str, str] | None,
     limit: int,
 ) -> Sequence[Inspection]:
-    """Cases newest first (by start day, then id); an enterprise sees only its own."""
+    """Cases newest first (by start day, then id); an enterprise sees only its own, anyone
+    else (an insurer, a department, the public) none."""
     query = sa.select(Inspection)
     if principal.role not in BUREAU_ROLES:
+        # Only an enterprise's subject is a USCC it owns: an insurer id or department code
+        # spelt like one (ids are free text) must not read that enterprise's cases.
+        if principal.role is not Role.enterprise:
+            return []
         if uscc is not None and uscc != principal.subject:
             return []
         uscc = principal.subject

@@ -32,8 +32,14 @@ class InspectionSource(StrEnum):
     follow_up = "follow_up"  # 重大案件回访 after a major penalty
 
 
+# Request bodies name only what the caller may set: an unknown field (a server-owned one such
+# as state or decided_by, or a misspelt one) is refused with 422, never silently dropped.
+
+
 class EvidenceRef(BaseModel):
     """A piece of evidence: the file's SHA-256 and/or where it is kept."""
+
+    model_config = ConfigDict(extra="forbid")
 
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     url: str | None = Field(default=None, max_length=1000, pattern=r"^https?://")
@@ -49,6 +55,8 @@ class EvidenceRef(BaseModel):
 class NoticeIn(BaseModel):
     """The notice (告知) served on the enterprise at the start."""
 
+    model_config = ConfigDict(extra="forbid")
+
     served_on: date
     text: str = Field(max_length=4000)
 
@@ -56,12 +64,16 @@ class NoticeIn(BaseModel):
 class EducationPlanIn(BaseModel):
     """The law-education plan (普法计划) of the inspection."""
 
+    model_config = ConfigDict(extra="forbid")
+
     topics: list[str] = Field(max_length=20)
     # 企业主要负责人、安全管理人员、一线岗位人员 are the seed's focus groups.
     audience: list[str] = Field(default_factory=list, max_length=10)
 
 
 class InspectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     uscc: USCC
     source: InspectionSource
     reference: str | None = Field(default=None, max_length=100)
@@ -71,6 +83,8 @@ class InspectionCreate(BaseModel):
 
 
 class FindingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     violation_code: str = Field(max_length=16, description="Code in the common-violations list")
     description: str = Field(max_length=2000)
     evidence: list[EvidenceRef] = Field(max_length=20)
@@ -83,6 +97,8 @@ class FindingCreate(BaseModel):
 
 
 class HazardCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     grade: HazardGrade
     description: str = Field(max_length=2000)
     evidence: list[EvidenceRef] = Field(max_length=20)
@@ -92,6 +108,8 @@ class HazardCreate(BaseModel):
 
 
 class DecisionProposal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     finding: int = Field(ge=1, description="The finding's number in the case")
     fine: Decimal | None = Field(default=None, max_digits=14, decimal_places=2)
     measures: list[PenaltyMeasure] = Field(default_factory=list, max_length=6)
@@ -100,6 +118,8 @@ class DecisionProposal(BaseModel):
 
 
 class DeliberationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     minutes: str = Field(max_length=8000)
     participants: list[str] = Field(max_length=20)
     no_findings: bool = False
@@ -107,16 +127,22 @@ class DeliberationCreate(BaseModel):
 
 
 class ApprovalCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     outcome: Literal["approved", "returned"]
     note: str | None = Field(default=None, max_length=2000)
 
 
 class QuestionAnswered(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     question: str = Field(min_length=1, max_length=1000)
     answer: str = Field(min_length=1, max_length=2000)
 
 
 class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     delivered_on: date
     lesson: str = Field(max_length=4000)
     questions_answered: int = Field(ge=0, le=10000)
@@ -233,11 +259,15 @@ class InspectionRead(InspectionSummary):
 
 
 class RectificationReportCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     description: str = Field(max_length=4000)
     evidence: list[EvidenceRef] = Field(max_length=20)
 
 
 class VerificationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     passed: bool
     note: str | None = Field(default=None, max_length=2000)
 
@@ -275,6 +305,8 @@ class PledgeVisitRead(BaseModel):
 
 
 class PledgeResultCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     passed: bool
     findings: str = Field(max_length=4000)
     inspectors: list[str] = Field(max_length=10)

@@ -223,9 +223,13 @@ async def list_hazards(
     after: tuple[str, str] | None,
     limit: int,
 ) -> Sequence[Hazard]:
-    """Hazards by found day then id; an enterprise sees its own only."""
+    """Hazards by found day then id; an enterprise sees its own only, anyone else none."""
     query = sa.select(Hazard)
     if principal.role not in (Role.officer, Role.leader, Role.admin):
+        # Only an enterprise's subject is a USCC it owns: an insurer id or department code
+        # spelt like one (ids are free text) must not read that enterprise's hazards.
+        if principal.role is not Role.enterprise:
+            return []
         if uscc is not None and uscc != principal.subject:
             return []
         uscc = principal.subject

@@ -21,10 +21,12 @@ router = APIRouter(prefix="/enterprises", tags=["registry"])
 )
 async def complete_registration(
     body: EnterpriseCreate,
+    # The role guard before the lookup: an enterprise is refused (403) before it is told
+    # whether its entry exists (FastAPI resolves dependencies in parameter order).
+    officer: OfficerDep,
     enterprise: ReadableEnterprise,
     session: SessionDep,
     runtime: RuntimeDep,
-    officer: OfficerDep,
     expected: ExpectedVersion,
 ) -> Response:
     check_version(enterprise.version, expected)

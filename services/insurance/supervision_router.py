@@ -3,13 +3,14 @@ gaps; an enterprise's service history for the bureau, the enterprise and its ins
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from kernel.app import SessionDep
 from kernel.auth import CurrentPrincipal, OptionalPrincipal, Principal, Role, require_roles
+from kernel.auth.service_token import DATA_SHARE_SCOPE
+from kernel.inputs import IsoDate
 from kernel.pagination import Page, date_cursor, decode_cursor, encode_cursor
 from kernel.uscc import USCC
 from kernel.vocab import Sector
@@ -28,14 +29,17 @@ from services.insurance.supervision_schemas import (
 router = APIRouter(tags=["supervision"])
 
 # The banking & insurance regulator (a department) supervises insurers' 安责险 business and
-# reads coverage gaps with the bureau; it sees nothing enterprise-by-enterprise beyond that.
+# reads coverage gaps with the bureau: through the gateway's `coverage-gaps` data set, under a
+# grant and with each read logged, like every department read; it sees nothing else here.
 GapReaderDep = Annotated[
     Principal,
-    Depends(require_roles(Role.officer, Role.leader, Role.admin, Role.department)),
+    Depends(require_roles(Role.officer, Role.leader, Role.admin, shared_scope=DATA_SHARE_SCOPE)),
 ]
 
-From = Annotated[date, Query(alias="from", description="First due date / day raised (inclusive)")]
-To = Annotated[date, Query(description="Last due date / day raised (inclusive); ≤ 366 days")]
+From = Annotated[
+    IsoDate, Query(alias="from", description="First due date / day raised (inclusive)")
+]
+To = Annotated[IsoDate, Query(description="Last due date / day raised (inclusive); ≤ 366 days")]
 Cursor = Annotated[str | None, Query(max_length=200)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
@@ -164,7 +168,7 @@ async def get_service_history(
 @router.get(
     "/coverage-gaps",
     response_model=Page[CoverageGapRead],
-    summary="High-risk-sector enterprises without cover today (bureau, department)",
+    summary="High-risk-sector enterprises without cover (bureau; departments: gateway grant)",
     description=(
         "Registry enterprises in a high-risk sector that no active policy covers today, by "
         "USCC, each with the policy that last covered it and one registered to start later. "

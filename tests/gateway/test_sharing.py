@@ -56,6 +56,7 @@ PAGES: dict[str, list[dict[str, Any]]] = {
     "/blacklist": [{"id": "b-1", "uscc": C}],
     "/penalties": [{"id": "p-1", "uscc": A}],
     "/inspections": [{"id": "i-1", "uscc": C}],
+    "/coverage-gaps": [{"uscc": B, "sector": "mining", "last_policy": None}],
 }
 
 
@@ -129,7 +130,7 @@ async def owner_urls(owners: Owners) -> AsyncIterator[dict[str, str]]:
     async with AsyncExitStack() as stack:
         yield {
             name: await stack.enter_async_context(serving(owner_app(owners)))
-            for name in ("permits", "credit", "inspection")
+            for name in ("permits", "credit", "inspection", "insurance")
         }
 
 
@@ -221,7 +222,12 @@ class TestCatalogue:
                 r = await client.get("/api/data", headers=who)
                 assert r.status_code == 200, r.text
                 shown = {d["code"]: d for d in r.json()["items"]}
-                assert set(shown) == {"licences", "credit-lists", "inspection-results"}
+                assert set(shown) == {
+                    "licences",
+                    "credit-lists",
+                    "inspection-results",
+                    "coverage-gaps",
+                }
                 assert shown["licences"]["owner"] == "permits"
                 assert shown["credit-lists"]["selector"]["values"] == ["red", "black", "penalties"]
                 assert {p["name"] for p in shown["inspection-results"]["parameters"]} == {
@@ -291,6 +297,17 @@ class TestGrants:
             assert [g["id"] for g in revoked.json()["items"]] == [made["id"]]
             active = await client.get("/api/gateway/grants?status=active", headers=admin(issuer))
             assert [g["id"] for g in active.json()["items"]] == [other["id"]]
+            trail = await client.get(
+                "/api/gateway/audit",
+                params={"entity": "grants", "entity_key": f'"{made["id"]}"'},
+                headers=admin(issuer),
+            )
+            assert [(i["action"], i["actor"]) for i in trail.json()["items"]] == [
+                ("update", "admin:admin-001"),
+                ("insert", "admin:admin-001"),
+            ]
+            denied = await client.get("/api/gateway/audit", headers=department(issuer))
+            assert_problem(denied, 403, "forbidden")
         (stored,) = [g for g in await rows(database_url, Grant) if g.id == made["id"]]
         assert stored.revoked_by == "admin:admin-001"
         # The audit log says who granted and who revoked, through which route, before/after.
@@ -445,6 +462,18 @@ class TestReads:
             assert r.status_code == 200, r.text
             assert owners.seen[-1].path == "/inspections"
             assert owners.seen[-1].query == [("state", "closed")]
+            await grant(client, issuer, dataset="coverage-gaps")
+            r = await read(client, issuer, "coverage-gaps", sector="mining", district="黄岛区")
+            assert r.status_code == 200, r.text
+            assert r.json()["items"] == PAGES["/coverage-gaps"]
+            assert owners.seen[-1].path == "/coverage-gaps"
+            # Only the high-risk sectors the owner answers for: refused here, not upstream.
+            refused = assert_problem(
+                await read(client, issuer, "coverage-gaps", sector="trade"),
+                422,
+                "validation_failed",
+            )
+            assert refused["errors"][0]["field"] == "sector"
 
     async def test_the_service_token_is_minted_once_and_reused(
         self, gateway: Any, issuer: DevIssuer, owners: Owners

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from kernel.app import ServiceRuntime
 from kernel.auth.dev import DevIssuer
+from kernel.auth.service_token import DATA_SHARE_SCOPE
 from kernel.contracts.credit import RepairDecidedV1, RepairRevokedV1
 from kernel.db import unit_of_work, utcnow
 from kernel.devbroker import DevBroker
@@ -72,6 +73,11 @@ class Api:
 
     def as_(self, role: str, sub: str = "tester") -> dict[str, str]:
         return bearer(self.issuer, role, sub)
+
+    def as_service(self, *scopes: str) -> dict[str, str]:
+        """The gateway reading for a department under a grant (a service token)."""
+        token = self.issuer.mint("service", "svc:gateway", scopes=scopes, ttl_seconds=300)
+        return {"Authorization": f"Bearer {token}"}
 
     async def penalty(self, **overrides: Any) -> dict[str, Any]:
         r = await self.client.post(
@@ -344,7 +350,8 @@ class TestDailyExport:
         async with unit_of_work(api.runtime.session_factory) as session:
             assert await make_daily_export(session, TODAY) is None
 
-        dept = api.as_("department", "qd-banking-regulator")
+        # A department's read arrives as the gateway's, under the grant it checked and logged.
+        dept = api.as_service(DATA_SHARE_SCOPE)
         r = await api.client.get("/exports/2026-03-12.json", headers=dept)
         assert r.status_code == 200
         assert r.headers["content-type"] == "application/json"
@@ -409,10 +416,11 @@ class TestDailyExport:
     async def test_who_may_read_and_missing_days(self, api: Api) -> None:
         async with unit_of_work(api.runtime.session_factory) as session:
             assert await make_daily_export(session, TODAY) is not None
-        for role in ("department", "officer", "leader", "admin"):
+        for role in ("officer", "leader", "admin"):
             r = await api.client.get("/exports/2026-03-12.json", headers=api.as_(role))
             assert r.status_code == 200, role
-        for role in ("enterprise", "insurer", "public"):
+        # Departments read it under a grant, through the gateway: never with their own token.
+        for role in ("enterprise", "insurer", "public", "department"):
             r = await api.client.get("/exports/2026-03-12.csv", headers=api.as_(role, USCC_A))
             assert r.status_code == 403, role
         assert (await api.client.get("/exports")).status_code == 401

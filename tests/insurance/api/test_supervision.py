@@ -613,9 +613,11 @@ class TestCoverageGaps:
         self, insurance: InsuranceApi
     ) -> None:
         await gap_world(insurance)
-        for role, sub in [*BUREAU, ("department", "NFRA-QD")]:
+        for role, sub in BUREAU:
             page = await get(insurance, "/coverage-gaps", insurance.as_(role, sub))
             assert len(page["items"]) == 5
-        for role, sub in [("insurer", "PICC-QD"), ("enterprise", make_uscc(10)), ("public", "x")]:
+        # A department reads it through the gateway's data set, under a grant, each read logged.
+        refused = [("insurer", "PICC-QD"), ("enterprise", make_uscc(10)), ("public", "x")]
+        for role, sub in [*refused, ("department", "NFRA-QD")]:
             await get(insurance, "/coverage-gaps", insurance.as_(role, sub), 403)
         await get(insurance, "/coverage-gaps", None, 401)
