@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Path
 
-from kernel.app import SessionDep
+from kernel.app import RuntimeDep, SessionDep
 from kernel.auth import USER_ROLES, CurrentPrincipal, Principal, Role, require_roles
 from kernel.auth.principal import BUREAU_ROLES
 from kernel.auth.service_token import DATA_SHARE_SCOPE
@@ -15,13 +15,16 @@ from kernel.errors import Forbidden, NotFound
 from kernel.pagination import InvalidCursor, decode_cursor
 from kernel.uscc import USCC
 from kernel.workdays import shanghai_today
+from services.inspection.config import InspectionSettings
 from services.inspection.models import Enterprise
 from services.inspection.repository import EnterpriseRepository
 
 
-def business_today() -> date:
+def business_today(runtime: RuntimeDep) -> date:
     """Today's business date in Asia/Shanghai: one clock for every route, so tests move it once."""
-    return shanghai_today()
+    settings = runtime.settings
+    offset = settings.clock_offset_days if isinstance(settings, InspectionSettings) else 0
+    return shanghai_today() + timedelta(days=offset)
 
 
 TodayDep = Annotated[date, Depends(business_today)]

@@ -17,6 +17,7 @@ from services.credit.config import CreditSettings
 from services.credit.dependencies import business_date
 from services.inspection.config import InspectionSettings
 from services.insurance.config import InsuranceSettings
+from services.permits.config import PermitsSettings
 
 PG_URL = "postgresql+asyncpg://insurance:pw@db.internal:5432/insurance"
 _PREFIXES = ("INSURANCE_", "INSPECTION_", "AUTH_")
@@ -256,3 +257,36 @@ class TestCreditClock:
                 clock_offset_days=1,
             )
         assert CreditSettings(app_env="production", database_url=PG_URL, auth=production_auth())
+
+
+class TestPermitsAndInspectionClocks:
+    """Rehearsal clocks (overdue applications, a draw's reveal): never in production."""
+
+    @pytest.mark.parametrize(
+        ("settings_class", "variable"),
+        [
+            (PermitsSettings, "PERMITS_CLOCK_OFFSET_DAYS"),
+            (InspectionSettings, "INSPECTION_CLOCK_OFFSET_DAYS"),
+        ],
+    )
+    def test_no_time_travel_in_production(self, settings_class: Any, variable: str) -> None:
+        with pytest.raises(ValidationError, match=variable):
+            settings_class(
+                app_env="production",
+                database_url=PG_URL,
+                auth=production_auth(),
+                clock_offset_days=1,
+            )
+        settings = settings_class(app_env="production", database_url=PG_URL, auth=production_auth())
+        assert settings.clock_offset_days == 0
+
+    @pytest.mark.parametrize("settings_class", [PermitsSettings, InspectionSettings])
+    def test_the_offset_is_read_from_the_environment(
+        self, settings_class: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        prefix = "PERMITS" if settings_class is PermitsSettings else "INSPECTION"
+        monkeypatch.setenv(f"{prefix}_CLOCK_OFFSET_DAYS", "30")
+        assert settings_class().clock_offset_days == 30
+        monkeypatch.setenv(f"{prefix}_CLOCK_OFFSET_DAYS", "9999")
+        with pytest.raises(ValidationError, match="clock_offset_days"):
+            settings_class()
