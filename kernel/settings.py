@@ -115,6 +115,10 @@ class ServiceSettings(BaseSettings):
     # The service's own periodic jobs (expiry passes, outbound deliveries). Tests that drive
     # those passes themselves turn them off, as they do the relay and the consumers.
     background_enabled: bool = True
+    # Moves the service's business date for rehearsals and end-to-end tests of long workflows
+    # (a repair a year after listing, an overdue application, a draw's reveal). Refused in
+    # production: <PREFIX>CLOCK_OFFSET_DAYS must be 0 there.
+    clock_offset_days: int = Field(default=0, ge=-3650, le=3650)
     auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @model_validator(mode="after")
@@ -133,6 +137,9 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("AUTH_CLIENT_SECRET is a placeholder; set a real secret")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs a PostgreSQL DATABASE_URL")
+            if self.clock_offset_days:
+                prefix = str(self.model_config.get("env_prefix", ""))
+                raise ValueError(f"{prefix}CLOCK_OFFSET_DAYS must be 0 in production")
         return self
 
     @property

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from kernel.settings import AppEnv, ServiceSettings
+from kernel.settings import ServiceSettings
 
 
 class CreditSettings(ServiceSettings):
@@ -38,15 +38,6 @@ class CreditSettings(ServiceSettings):
     # After this many failed attempts a delivery is marked failed and waits for an operator
     # (POST /website-deliveries/{id}/retry); the metric of failed deliveries alerts.
     website_max_attempts: int = Field(default=20, ge=1)
-    # Moves the business date for rehearsals and end-to-end tests of year-long workflows
-    # (a repair a year after listing). Refused in production.
-    clock_offset_days: int = Field(default=0, ge=-3650, le=3650)
-
-    @model_validator(mode="after")
-    def _no_time_travel_in_production(self) -> CreditSettings:
-        if self.app_env is AppEnv.production and self.clock_offset_days:
-            raise ValueError("CREDIT_CLOCK_OFFSET_DAYS must be 0 in production")
-        return self
 
 
 @lru_cache

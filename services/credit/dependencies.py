@@ -14,7 +14,6 @@ from kernel.auth.service_token import DATA_SHARE_SCOPE
 from kernel.errors import NotFound
 from kernel.settings import ServiceSettings
 from kernel.workdays import shanghai_today
-from services.credit.config import CreditSettings
 from services.credit.domain import PUBLIC_READERSHIP, Readership, is_in_publicity
 from services.credit.models import CreditRecord
 from services.credit.repository import PenaltyRepository, RecordRepository
@@ -42,7 +41,7 @@ def business_today(runtime: RuntimeDep) -> date:
 
 def business_date(settings: ServiceSettings) -> date:
     """The business date under the settings' clock offset (0 outside rehearsals)."""
-    offset = settings.clock_offset_days if isinstance(settings, CreditSettings) else 0
+    offset = settings.clock_offset_days
     return shanghai_today() + timedelta(days=offset)
 
 

@@ -15,7 +15,6 @@ from kernel.errors import Forbidden, NotFound
 from kernel.pagination import InvalidCursor, decode_cursor
 from kernel.uscc import USCC
 from kernel.workdays import shanghai_today
-from services.inspection.config import InspectionSettings
 from services.inspection.models import Enterprise
 from services.inspection.repository import EnterpriseRepository
 
@@ -23,7 +22,7 @@ from services.inspection.repository import EnterpriseRepository
 def business_today(runtime: RuntimeDep) -> date:
     """Today's business date in Asia/Shanghai: one clock for every route, so tests move it once."""
     settings = runtime.settings
-    offset = settings.clock_offset_days if isinstance(settings, InspectionSettings) else 0
+    offset = settings.clock_offset_days
     return shanghai_today() + timedelta(days=offset)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from kernel.settings import AppEnv, ServiceSettings
+from kernel.settings import ServiceSettings
 
 
 class InsuranceSettings(ServiceSettings):
@@ -34,15 +34,6 @@ class InsuranceSettings(ServiceSettings):
     whistle_ack_hours: int = Field(default=24, ge=1, le=168)
     whistle_delivery_hours: int = Field(default=72, ge=1, le=720)
     whistle_check_seconds: float = Field(default=60.0, gt=0)
-    # Moves the business clock for rehearsals and end-to-end tests of month-long workflows (a
-    # service missed after its due date). Refused in production.
-    clock_offset_days: int = Field(default=0, ge=-3650, le=3650)
-
-    @model_validator(mode="after")
-    def _no_time_travel_in_production(self) -> InsuranceSettings:
-        if self.app_env is AppEnv.production and self.clock_offset_days:
-            raise ValueError("INSURANCE_CLOCK_OFFSET_DAYS must be 0 in production")
-        return self
 
 
 @lru_cache

@@ -14,14 +14,13 @@ from kernel.db import utcnow
 from kernel.errors import Forbidden, NotFound
 from kernel.settings import ServiceSettings
 from kernel.workdays import shanghai_today
-from services.insurance.config import InsuranceSettings
 from services.insurance.models import Insurer, Policy
 from services.insurance.repository import PolicyRepository
 
 
 def clock_offset(settings: ServiceSettings) -> timedelta:
     """The rehearsal offset of the business clock (always zero in production)."""
-    days = settings.clock_offset_days if isinstance(settings, InsuranceSettings) else 0
+    days = settings.clock_offset_days
     return timedelta(days=days)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from kernel.settings import VAR_DIR, AppEnv, ServiceSettings
+from kernel.settings import VAR_DIR, ServiceSettings
 
 
 class PermitsSettings(ServiceSettings):
@@ -30,15 +30,6 @@ class PermitsSettings(ServiceSettings):
             "credit": "http://127.0.0.1:8002",
         }
     )
-    # Moves the business date of applications (submission, time limits, overdue, decisions)
-    # for rehearsals and end-to-end tests of working-day clocks. Refused in production.
-    clock_offset_days: int = Field(default=0, ge=-3650, le=3650)
-
-    @model_validator(mode="after")
-    def _no_time_travel_in_production(self) -> PermitsSettings:
-        if self.app_env is AppEnv.production and self.clock_offset_days:
-            raise ValueError("PERMITS_CLOCK_OFFSET_DAYS must be 0 in production")
-        return self
 
 
 @lru_cache

@@ -38,7 +38,7 @@ OnDate = Annotated[date, Depends(catalogue_date)]
 def business_today(runtime: RuntimeDep) -> date:
     """The business date applications are handled on (Asia/Shanghai, rehearsal offset applied)."""
     settings = runtime.settings
-    offset = settings.clock_offset_days if isinstance(settings, PermitsSettings) else 0
+    offset = settings.clock_offset_days
     return shanghai_today() + timedelta(days=offset)
 
 
