@@ -18,6 +18,7 @@ import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.cors import CORSMiddleware
@@ -43,6 +44,7 @@ from gateway.sharing_router import install_sharing
 from kernel.audit_api import audit_router
 from kernel.auth.principal import Role
 from kernel.errors import document_problems, install_problem_handlers, problem_response
+from kernel.http_metrics import HttpMetricsMiddleware, RouteRecorder
 
 Header = tuple[bytes, bytes]
 # Wraps the app in one pure-ASGI layer; see GatewayApp.build_middleware_stack.
@@ -169,12 +171,22 @@ class GatewayApp(FastAPI):
         node = inner
         while getattr(node, "app", None) is not self.router:
             node = node.app  # type: ignore[attr-defined]
-        node.app = UpstreamFastPath(self.router, proxy_route(self), UPSTREAM_NAMES)  # type: ignore[attr-defined]
+        # The edge layers copy the scope, so the route matched in here is handed out through
+        # the metrics slot (kernel/http_metrics.py).
+        node.app = RouteRecorder(  # type: ignore[attr-defined]
+            UpstreamFastPath(self.router, proxy_route(self), UPSTREAM_NAMES)
+        )
         # The edge layers (CORS, identity, rate limits) in the order they were installed, the
         # first outermost. They answer their own refusals as problem+json.
         edge: list[EdgeLayer] = getattr(self.state, "edge", [])
         for layer in reversed(edge):
             inner = layer(inner)
+        # Outside the edge layers, so their refusals (401, 429) are counted too; inside the
+        # request-id layer, which adds nothing to measure. Proxied routes are labelled per
+        # upstream (/api/permits/{path}), still a bounded set.
+        inner = HttpMetricsMiddleware(
+            inner, service="gateway", expand={"service": frozenset(UPSTREAM_NAMES)}
+        )
         inner = RequestContextMiddleware(inner)
         return SecurityHeadersMiddleware(inner, docs_paths=docs_paths)
 
@@ -283,6 +295,11 @@ def ops_router() -> APIRouter:
             media_type="application/json",
             headers={"Cache-Control": "no-store"},
         )
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        # For the cluster's Prometheus; the public ingress should not route this path.
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 

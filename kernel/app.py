@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any
@@ -36,14 +36,16 @@ from kernel.db import (
     unit_of_work,
 )
 from kernel.errors import document_problems, install_problem_handlers, problem_response
+from kernel.http_metrics import HttpMetricsMiddleware
 from kernel.inputs import reject_nul_characters
 from kernel.kafka import ensure_topics, make_consumer, make_producer
+from kernel.metrics import SlaCount, SlaGauges
 from kernel.migrate import upgrade
 from kernel.outbox import Outbox, OutboxRelay
 from kernel.replay import ReplayClient, replay_router
 from kernel.settings import AppEnv, ServiceSettings
 from kernel.tables import KernelTables, kernel_tables
-from kernel.workdays import WorkingDayCalendar
+from kernel.workdays import WorkingDayCalendar, shanghai_today
 
 log = logging.getLogger("kernel.app")
 
@@ -284,7 +286,13 @@ def _ops_router() -> APIRouter:
         )
 
     @router.get("/metrics", include_in_schema=False)
-    async def metrics_endpoint() -> Response:
+    async def metrics_endpoint(request: Request) -> Response:
+        sla: SlaGauges | None = getattr(request.app.state, "sla_gauges", None)
+        runtime: ServiceRuntime | None = getattr(request.app.state, "runtime", None)
+        if sla is not None and runtime is not None:
+            # The business date the services' own clocks use (rehearsal offset applied).
+            today = shanghai_today() + timedelta(days=runtime.settings.clock_offset_days)
+            await sla.refresh(runtime.session_factory, today)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
@@ -307,11 +315,15 @@ def create_service_app(
     routers: Sequence[APIRouter],
     handlers: Handlers | None = None,
     background: Sequence[BackgroundJob] = (),
+    sla_clocks: Mapping[str, SlaCount] | None = None,
     title: str,
     description: str,
     version: str = "0.1.0",
 ) -> FastAPI:
-    """The standard service app: lifespan runtime, problem+json, health, replay, metrics."""
+    """The standard service app: lifespan runtime, problem+json, health, replay, metrics.
+
+    `sla_clocks` name the service's deadline counts, exported as `sla_overdue{clock=...}`.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -325,7 +337,10 @@ def create_service_app(
             await runtime.stop()
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.sla_gauges = SlaGauges(settings.service_name, sla_clocks or {})
     install_problem_handlers(app)
+    # Inside Starlette's error middleware, on the scope the router writes its match into.
+    app.add_middleware(HttpMetricsMiddleware, service=settings.service_name)
     app.include_router(_ops_router())
     app.include_router(replay_router())
     app.include_router(

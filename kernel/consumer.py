@@ -105,6 +105,17 @@ class EventApplier:
         self._retry_base = retry_base_seconds
         self._on_dead_letter = on_dead_letter
         self.backfill_error: str | None = None
+        # The highest sequence known to exist per source, for the consumer-lag gauge: an event
+        # seen is a lower bound, replay's head is the source's own answer.
+        self._heads: dict[str, int] = {}
+
+    def _note_head(
+        self, source: str, head: int, cursor: int, *, authoritative: bool = False
+    ) -> None:
+        """Record that `source` has reached `head` and that we stand at `cursor`."""
+        known = head if authoritative else max(self._heads.get(source, 0), head)
+        self._heads[source] = known
+        metrics.CONSUMER_LAG.labels(self.service, source).set(max(known - cursor, 0))
 
     async def cursor(self, source: str) -> int:
         """The last sequence of `source` applied here (0 if none)."""
@@ -118,6 +129,7 @@ class EventApplier:
         """Apply `envelope` after anything missing before it. Returns the outcome."""
         source = envelope.source_name
         cursor = await self.cursor(source)
+        self._note_head(source, envelope.sequence, cursor)
         if envelope.sequence <= cursor:
             metrics.EVENTS_CONSUMED.labels(self.service, source, "duplicate").inc()
             return "duplicate"
@@ -150,6 +162,7 @@ class EventApplier:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            self._note_head(source, page.head, cursor, authoritative=True)
             events = [e for e in page.events if until is None or e.sequence <= until]
             if not events:
                 if until is not None and page.head < until:
@@ -165,6 +178,15 @@ class EventApplier:
         return applied
 
     async def _apply_with_retries(
+        self, envelope: EventEnvelope, origin: KafkaMessageLike | None
+    ) -> str:
+        outcome = await self._apply_until_settled(envelope, origin)
+        # Every outcome settles the sequence (applied, ignored, duplicate, dead-lettered):
+        # the cursor now stands at least at it.
+        self._note_head(envelope.source_name, envelope.sequence, envelope.sequence)
+        return outcome
+
+    async def _apply_until_settled(
         self, envelope: EventEnvelope, origin: KafkaMessageLike | None
     ) -> str:
         attempt = 0

@@ -163,6 +163,9 @@ class OutboxRelay:
         if not await self._assign_sequences():
             return 0
         async with self._factory() as session:
+            # Before publishing: with the broker away this pass fails below, and the backlog's
+            # growth and age are exactly what the gauges must show then.
+            await self._observe_backlog(session)
             rows = (
                 await session.execute(
                     sa.select(self._t.outbox)
@@ -203,15 +206,27 @@ class OutboxRelay:
                     .values(published_at=utcnow())
                 )
                 # Counted after the acknowledgement, so an idle relay shows 0 pending.
-                pending = await session.scalar(
-                    sa.select(sa.func.count()).where(self._t.outbox.c.published_at.is_(None))
-                )
-            metrics.OUTBOX_PENDING.labels(self.service).set(pending or 0)
+                await self._observe_backlog(session)
             metrics.EVENTS_PUBLISHED.labels(self.service).inc(len(acked))
         if failed:
             raise failed[0]
         self.last_error = None
         return len(acked)
+
+    async def _observe_backlog(self, session: AsyncSession) -> None:
+        """Set the pending-events and oldest-pending-age gauges from the outbox (one query on
+        the unpublished index)."""
+        outbox = self._t.outbox
+        pending, oldest = (
+            await session.execute(
+                sa.select(sa.func.count(), sa.func.min(outbox.c.occurred_at)).where(
+                    outbox.c.published_at.is_(None)
+                )
+            )
+        ).one()
+        metrics.OUTBOX_PENDING.labels(self.service).set(pending or 0)
+        age = 0.0 if oldest is None else max((utcnow() - oldest).total_seconds(), 0.0)
+        metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(age)
 
     async def _assign_sequences(self) -> bool:
         """Renew the lease and number unsequenced rows in one transaction; False if not leader."""
@@ -251,10 +266,6 @@ class OutboxRelay:
                     .where(counters.c.name == SEQUENCE_COUNTER)
                     .values(value=current + len(ids))
                 )
-                pending = await session.scalar(
-                    sa.select(sa.func.count()).where(outbox.c.published_at.is_(None))
-                )
-                metrics.OUTBOX_PENDING.labels(self.service).set(pending or 0)
             return True
         except IntegrityError:
             # Another replica inserted the lease or counter row first: it leads this round.

@@ -24,6 +24,7 @@ from services.credit.config import CreditSettings, get_settings
 from services.credit.consumers import make_handlers
 from services.credit.dependencies import business_date
 from services.credit.models import Base
+from services.credit.repair import refresh_overdue_gauge
 from services.credit.router import router
 
 log = logging.getLogger("credit")
@@ -77,6 +78,8 @@ def create_app(
         ],
         handlers=make_handlers(calendar, today),
         background=[daily_pass_loop(today), website.website_delivery_loop],
+        # Also keeps credit_repairs_overdue (the repair module's own gauge) current.
+        sla_clocks={"credit_repairs": refresh_overdue_gauge},
         title="Credit service",
         description="Red and black lists, penalty publicity with computed windows and repair "
         "notices (告知书, 明白纸), credit repair within 3 working days, the public change feed "

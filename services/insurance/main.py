@@ -12,6 +12,7 @@ from kernel.db import unit_of_work
 from services.insurance import (
     campaigns_router,
     insurers_router,
+    obligations,
     obligations_router,
     push_router,
     service,
@@ -73,6 +74,7 @@ def create_app(settings: InsuranceSettings | None = None) -> FastAPI:
         routers=[api_router()],
         handlers=handlers,
         background=[activation_loop, whistles.whistle_loop],
+        sla_clocks={"insurer_obligations": obligations.count_overdue},
         title="Insurance service",
         description="Work-safety liability policies, the 6+3 insurer services, supervision.",
     )

@@ -418,3 +418,14 @@ def overdue_on(obligation: Obligation, today: date) -> Overdue:
     """Rule `obligation_overdue` (domain.is_overdue) with the days past due."""
     late = is_overdue(ObligationStatus(obligation.status), obligation.due_on, today)
     return Overdue(late, (today - obligation.due_on).days if late else 0)
+
+
+async def count_overdue(session: AsyncSession, today: date) -> int:
+    """Obligations still open after their due date (rule `obligation_overdue`, the SQL form the
+    listing's `overdue` filter uses): the insurer-obligations SLA gauge."""
+    count = await session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Obligation)
+        .where(Obligation.status == ObligationStatus.open.value, Obligation.due_on < today)
+    )
+    return int(count or 0)

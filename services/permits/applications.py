@@ -358,3 +358,17 @@ async def item_figures(session: AsyncSession, today: date) -> list[ItemFigures]:
             )
         )
     return figures
+
+
+async def count_overdue(session: AsyncSession, today: date) -> int:
+    """Open applications past their due date (the review queue's `overdue` filter and
+    Clock.is_overdue): the permits SLA gauge."""
+    count = await session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Application)
+        .where(
+            Application.status.not_in([s.value for s in FINAL_STATUSES]),
+            Application.due_on < today,
+        )
+    )
+    return int(count or 0)

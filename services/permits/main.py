@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kernel.app import create_service_app
+from services.permits.applications import count_overdue
 from services.permits.config import PermitsSettings, get_settings
 from services.permits.consumers import handlers
 from services.permits.models import Base
@@ -18,6 +19,7 @@ def create_app(settings: PermitsSettings | None = None) -> FastAPI:
         metadata=Base.metadata,
         handlers=handlers,
         routers=[router, applications_router, licences_router, projects_router],
+        sla_clocks={"permit_applications": count_overdue},
         title="Permits service",
         description="The permit item catalogue: versioned implementation elements, service "
         "guides, approval modes (instant, pledge, standard), published approver contacts.",

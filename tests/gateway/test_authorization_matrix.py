@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Route
 
 from gateway.main import create_app
@@ -50,6 +50,8 @@ PATH_VALUES = {
 RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/health"): EVERYONE,
     ("GET", "/ready"): EVERYONE,
+    # Prometheus scrapes it, like every service's; deployments keep it off the public ingress.
+    ("GET", "/metrics"): EVERYONE,
     ("GET", "/docs"): EVERYONE,
     ("GET", "/docs/oauth2-redirect"): EVERYONE,
     ("GET", "/redoc"): EVERYONE,
@@ -96,6 +98,10 @@ def served_routes() -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
     for path, operations in app.openapi()["paths"].items():
         found |= {(method.upper(), path) for method in operations}
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute) and not context.include_in_schema:
+            # Hidden from the document (/metrics) but served all the same.
+            found |= {(m, str(context.path)) for m in (context.methods or set()) - {"HEAD"}}
     for route in app.routes:
         if isinstance(route, Route) and not isinstance(route, APIRoute):
             methods = (route.methods or set()) - {"HEAD"}
