@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -15,8 +16,9 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import aiohttp
 import asyncpg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -122,3 +124,32 @@ def stop_processes(procs: Iterable[subprocess.Popen[bytes]]) -> None:
             with suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+class RunningSuite(Protocol):
+    """A benchmark's processes behind a gateway: its URL, and a check that none has died."""
+
+    gateway: str
+
+    def check_alive(self) -> None: ...
+
+
+async def wait_gateway_healthy(
+    http: aiohttp.ClientSession, suite: RunningSuite, timeout: float = 90.0
+) -> None:
+    """Poll the gateway's /health until every upstream is ready; fail naming the last answer."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        suite.check_alive()
+        try:
+            async with http.get(
+                f"{suite.gateway}/health", timeout=aiohttp.ClientTimeout(total=3)
+            ) as r:
+                last = await r.text()
+                if r.status == 200:
+                    return
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            last = repr(exc)
+        await asyncio.sleep(0.25)
+    raise RuntimeError(f"suite not healthy within {timeout:g} s: {last}")

@@ -43,6 +43,7 @@ from bench.common import (
     postgres_database,
     start_uvicorn,
     stop_processes,
+    wait_gateway_healthy,
 )
 from kernel.auth.dev import DevIssuer
 from kernel.devbroker import DevBroker
@@ -136,24 +137,6 @@ def suite_processes(tmp: Path, bootstrap: str, database_urls: dict[str, str]) ->
         keep = os.environ.get("BENCH_LOGS_DIR")
         if keep:
             shutil.copytree(logs, Path(keep) / "instant_approval", dirs_exist_ok=True)
-
-
-async def wait_healthy(http: aiohttp.ClientSession, suite: Suite) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    last: object = None
-    while time.monotonic() < deadline:
-        suite.check_alive()
-        try:
-            async with http.get(
-                f"{suite.gateway}/health", timeout=aiohttp.ClientTimeout(total=3)
-            ) as r:
-                last = await r.text()
-                if r.status == 200:
-                    return
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            last = repr(exc)
-        await asyncio.sleep(0.25)
-    raise RuntimeError(f"suite not healthy within {STARTUP_TIMEOUT_S:g} s: {last}")
 
 
 # --- load -------------------------------------------------------------------------------------
@@ -309,7 +292,7 @@ async def measure(suite: Suite, issuer: DevIssuer) -> dict[str, Any]:
     # Enough connections for the open loop to never queue in the client pool.
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
-        await wait_healthy(http, suite)
+        await wait_gateway_healthy(http, suite, STARTUP_TIMEOUT_S)
         load = Approvals(http, suite.gateway, tokens)
         # One approval on its own first: the permits service creates its licence signing key
         # on the first request that needs it, and concurrent first requests race on it (the

@@ -75,6 +75,7 @@ from bench.common import (
     postgres_database,
     start_uvicorn,
     stop_processes,
+    wait_gateway_healthy,
 )
 from kernel.auth.dev import DevIssuer
 from kernel.devbroker import DevBroker
@@ -244,24 +245,6 @@ def suite_processes(tmp: Path, broker: DevBroker, database_urls: dict[str, str])
         keep = os.environ.get("BENCH_LOGS_DIR")
         if keep:
             shutil.copytree(logs, Path(keep) / "soak", dirs_exist_ok=True)
-
-
-async def wait_healthy(http: aiohttp.ClientSession, suite: Suite) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    last: object = None
-    while time.monotonic() < deadline:
-        suite.check_alive()
-        try:
-            async with http.get(
-                f"{suite.gateway}/health", timeout=aiohttp.ClientTimeout(total=3)
-            ) as r:
-                last = await r.text()
-                if r.status == 200:
-                    return
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            last = repr(exc)
-        await asyncio.sleep(0.25)
-    raise RuntimeError(f"suite not healthy within {STARTUP_TIMEOUT_S:g} s: {last}")
 
 
 # --- process memory and CPU -------------------------------------------------------------------
@@ -939,7 +922,7 @@ async def measure(suite: Suite, issuer: DevIssuer, ledger: Ledger) -> dict[str, 
     # No pool limit: an open loop must never queue in the client, or the client hides latency.
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
-        await wait_healthy(http, suite)
+        await wait_gateway_healthy(http, suite, STARTUP_TIMEOUT_S)
         load = Workload(http, suite.gateway, issuer)
         setup_started = time.monotonic()
         await load.setup(suite)

@@ -212,6 +212,9 @@ class ServiceRuntime:
                 "leader": self.relay.is_leader,
                 "last_error": self.relay.last_error,
             }
+        if self.sealer is not None:
+            # Informational: unsealed records are kept and sealed once this clears.
+            checks["audit_sealer"] = {"ok": True, "last_error": self.sealer.last_error}
         if self.runner is not None:
             stalled = bool(self.runner.applier.backfill_error)
             checks["consumer"] = {

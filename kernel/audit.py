@@ -226,26 +226,26 @@ def _write(connection: Connection, audit: sa.Table, entries: list[dict[str, Any]
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     by_audit: dict[int, tuple[sa.Table, list[dict[str, Any]]]] = {}
 
-    def add(table: sa.Table, entry: dict[str, Any]) -> None:
-        audit = _audited(table)
-        if audit is not None:
-            by_audit.setdefault(id(audit), (audit, []))[1].append(entry)
+    def add(audit: sa.Table, entry: dict[str, Any]) -> None:
+        by_audit.setdefault(id(audit), (audit, []))[1].append(entry)
 
     for obj in session.new:
         state = sa.inspect(obj)
         table = state.mapper.local_table
-        if _audited(table) is None:
+        audit = _audited(table)
+        if audit is None:
             continue
         values = _loaded(state)
         for column in table.columns:
             # Given no value and no server default, the column was inserted as NULL.
             if column.key not in values and column.server_default is None:
                 values[column.key] = None
-        add(table, _entry("insert", table, _key_of(table, values), None, _row_doc(table, values)))
+        add(audit, _entry("insert", table, _key_of(table, values), None, _row_doc(table, values)))
     for obj in session.dirty:
         state = sa.inspect(obj)
         table = state.mapper.local_table
-        if _audited(table) is None or not state.modified:
+        audit = _audited(table)
+        if audit is None or not state.modified:
             continue
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
@@ -260,7 +260,7 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
         if not after:
             continue
         add(
-            table,
+            audit,
             _entry(
                 "update",
                 table,
@@ -272,10 +272,11 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     for obj in session.deleted:
         state = sa.inspect(obj)
         table = state.mapper.local_table
-        if _audited(table) is None:
+        audit = _audited(table)
+        if audit is None:
             continue
         values = _loaded(state)
-        add(table, _entry("delete", table, _key_of(table, values), _row_doc(table, values), None))
+        add(audit, _entry("delete", table, _key_of(table, values), _row_doc(table, values), None))
     if by_audit:
         connection = session.connection()
         for audit, entries in by_audit.values():

@@ -41,6 +41,17 @@ def register_insurer(suite: Suite, insurer_id: str = "PICC-QD") -> None:
     assert r.status_code == 201 or r.json().get("code") == "insurer_exists", r.text
 
 
+def register_policy(suite: Suite, n: int, sector: str) -> None:
+    """PICC-QD registers a policy for enterprise n over the gateway (201, or the test fails)."""
+    r = httpx.post(
+        f"{suite.gateway}/api/insurance/policies",
+        json=policy_body(50_000 + n, sector=sector),
+        headers=suite.token("insurer", "PICC-QD"),
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+
+
 def registry_entry(suite: Suite, n: int, timeout: float = 60.0) -> dict[str, Any]:
     url = f"{suite.gateway}/api/inspection/enterprises/{make_uscc(50_000 + n)}"
     deadline = time.monotonic() + timeout
@@ -80,13 +91,7 @@ def test_gateway_reports_every_upstream_healthy(suite: Suite) -> None:
 def test_policy_crosses_kafka_into_the_registry(suite: Suite) -> None:
     wait_healthy(suite)
     register_insurer(suite)
-    r = httpx.post(
-        f"{suite.gateway}/api/insurance/policies",
-        json=policy_body(50_000 + 1, sector="gas_station"),
-        headers=suite.token("insurer", "PICC-QD"),
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
+    register_policy(suite, 1, "gas_station")
     entry = registry_entry(suite, 1)
     assert entry["insurer_id"] == "PICC-QD"
     assert entry["is_insured"] is True
@@ -120,23 +125,11 @@ def test_broker_outage_and_data_loss_lose_no_event(suite: Suite) -> None:
     registry_entry(suite, 1)  # the earlier event has been applied
     before = applied_count(suite)
     suite.broker.stop()
-    r = httpx.post(
-        f"{suite.gateway}/api/insurance/policies",
-        json=policy_body(50_000 + 3, sector="gas_station"),
-        headers=suite.token("insurer", "PICC-QD"),
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
+    register_policy(suite, 3, "gas_station")
     # The memory broker comes back empty: topics, offsets and any event it held are gone.
     suite.broker.start()
     assert registry_entry(suite, 3)["insurer_id"] == "PICC-QD"
-    r = httpx.post(
-        f"{suite.gateway}/api/insurance/policies",
-        json=policy_body(50_000 + 4, sector="gas_station"),
-        headers=suite.token("insurer", "PICC-QD"),
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
+    register_policy(suite, 4, "gas_station")
     registry_entry(suite, 4)
     time.sleep(3)  # room for any duplicate application to show up
     assert applied_count(suite) - before == 2
@@ -174,13 +167,7 @@ def test_every_write_is_in_a_sealed_audit_chain_the_verify_command_accepts(suite
     effect in inspection, each in its service's chain; `python -m kernel.audit verify` agrees."""
     wait_healthy(suite)
     register_insurer(suite)
-    r = httpx.post(
-        f"{suite.gateway}/api/insurance/policies",
-        json=policy_body(50_000 + 7, sector="hazardous_chemicals"),
-        headers=suite.token("insurer", "PICC-QD"),
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
+    register_policy(suite, 7, "hazardous_chemicals")
     registry_entry(suite, 7)
 
     def report(service: str) -> dict[str, Any]:

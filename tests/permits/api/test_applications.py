@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +26,6 @@ API = tuple[httpx.AsyncClient, ServiceRuntime]
 USCC = make_uscc(3101)
 OTHER = make_uscc(3102)
 INSTANT, PLEDGE, STANDARD = "QD-AJ-003", "QD-AJ-005", "QD-AJ-001"
-
-
-@pytest.fixture
-async def api(
-    database_url: str, broker: DevBroker, auth_settings: AuthSettings, tmp_path: Path
-) -> AsyncIterator[API]:
-    settings = PermitsSettings(
-        database_url=database_url,
-        kafka_bootstrap_servers=broker.bootstrap,
-        auth=auth_settings,
-        relay_enabled=False,
-        consumers_enabled=False,
-        licence_key_dir=tmp_path / "licence-keys",
-    )
-    async with running(create_app(settings)) as pair:
-        yield pair
 
 
 def enterprise(issuer: DevIssuer, uscc: str = USCC) -> dict[str, str]:

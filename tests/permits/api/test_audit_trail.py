@@ -4,42 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from kernel import audit
 from kernel.app import ServiceRuntime
 from kernel.auth.dev import DevIssuer
-from kernel.devbroker import DevBroker
-from kernel.settings import AuthSettings
 from kernel.uscc import make_uscc
-from services.permits.config import PermitsSettings
-from services.permits.main import create_app
 from services.permits.models import TABLES
-from tests.support import bearer, running
+from tests.support import bearer
 
 API = tuple[httpx.AsyncClient, ServiceRuntime]
 USCC = make_uscc(3201)
-
-
-@pytest.fixture
-async def api(
-    database_url: str, broker: DevBroker, auth_settings: AuthSettings, tmp_path: Path
-) -> AsyncIterator[API]:
-    settings = PermitsSettings(
-        database_url=database_url,
-        kafka_bootstrap_servers=broker.bootstrap,
-        auth=auth_settings,
-        relay_enabled=False,
-        consumers_enabled=False,
-        licence_key_dir=tmp_path / "licence-keys",
-    )
-    async with running(create_app(settings)) as pair:
-        yield pair
 
 
 async def test_an_instant_licence_is_audited_under_the_enterprise_and_sealed(

@@ -4,9 +4,7 @@ service token what the bureau sees; nobody else)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,34 +15,14 @@ from kernel.app import ServiceRuntime
 from kernel.auth.dev import DevIssuer
 from kernel.auth.principal import Role
 from kernel.auth.service_token import DATA_SHARE_SCOPE, REPLAY_SCOPE
-from kernel.devbroker import DevBroker
 from kernel.pagination import encode_cursor
-from kernel.settings import AuthSettings
 from kernel.uscc import make_uscc
-from services.permits.config import PermitsSettings
-from services.permits.main import create_app
 from services.permits.models import Licence
-from tests.support import bearer, running
+from tests.support import bearer
 
 API = tuple[httpx.AsyncClient, ServiceRuntime]
 A, B = make_uscc(5101), make_uscc(5102)
 NAME_CHANGE, MANAGER_CHANGE = "QD-AJ-003", "QD-AJ-004"  # both decided at once (秒批)
-
-
-@pytest.fixture
-async def api(
-    database_url: str, broker: DevBroker, auth_settings: AuthSettings, tmp_path: Path
-) -> AsyncIterator[API]:
-    settings = PermitsSettings(
-        database_url=database_url,
-        kafka_bootstrap_servers=broker.bootstrap,
-        auth=auth_settings,
-        relay_enabled=False,
-        consumers_enabled=False,
-        licence_key_dir=tmp_path / "licence-keys",
-    )
-    async with running(create_app(settings)) as pair:
-        yield pair
 
 
 def officer(issuer: DevIssuer) -> dict[str, str]:

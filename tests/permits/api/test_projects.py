@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,37 +12,17 @@ import sqlalchemy as sa
 
 from kernel.app import ServiceRuntime
 from kernel.auth.dev import DevIssuer
-from kernel.devbroker import DevBroker
-from kernel.settings import AuthSettings
 from kernel.uscc import make_uscc
 from kernel.workdays import shanghai_today
-from services.permits.config import PermitsSettings
 from services.permits.domain import PROJECT_STAGES
-from services.permits.main import create_app
 from services.permits.models import GuidanceRecord, Project, ProjectMilestone, ProjectOfficer
-from tests.support import bearer, running
+from tests.support import bearer
 
 API = tuple[httpx.AsyncClient, ServiceRuntime]
 OWNER = make_uscc(4101)
 OTHER = make_uscc(4102)
 STAGES = [s.value for s in PROJECT_STAGES]
 FILING, CONDITIONS, DESIGN = STAGES[0], STAGES[1], STAGES[2]
-
-
-@pytest.fixture
-async def api(
-    database_url: str, broker: DevBroker, auth_settings: AuthSettings, tmp_path: Path
-) -> AsyncIterator[API]:
-    settings = PermitsSettings(
-        database_url=database_url,
-        kafka_bootstrap_servers=broker.bootstrap,
-        auth=auth_settings,
-        relay_enabled=False,
-        consumers_enabled=False,
-        licence_key_dir=tmp_path / "licence-keys",
-    )
-    async with running(create_app(settings)) as pair:
-        yield pair
 
 
 def officer(issuer: DevIssuer, sub: str = "officer-wang") -> dict[str, str]:
