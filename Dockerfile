@@ -1,9 +1,11 @@
 # syntax=docker/dockerfile:1
 # One image for every app of the suite; the command chooses which one runs:
-#   uvicorn gateway.main:app --host 0.0.0.0 --port 8000
-#   uvicorn services.permits.main:app --host 0.0.0.0 --port 8001      (credit 8002,
-#   inspection 8003, insurance 8004)
+#   uvicorn gateway.main:app --host 0.0.0.0 --port 8000 --log-config /app/deploy/logging/json.json
+#   uvicorn services.permits.main:app --host 0.0.0.0 --port 8001 --log-config <the same>
+#       (credit 8002, inspection 8003, insurance 8004)
 #   python -m kernel.migrate <permits|credit|inspection|insurance|gateway>
+# The log config makes every line one JSON object on stdout with the request and trace ids
+# (kernel/logs.py); LOG_LEVEL sets the level.
 # Settings come from the environment at run time (deploy/compose.yaml, deploy/k8s); nothing
 # secret is built into a layer.
 

@@ -4,6 +4,9 @@
     python -m deploy.devrun --no-broker      use the broker at $KAFKA_BOOTSTRAP_SERVERS instead
     python -m deploy.devrun --migrate-only   apply each service's migrations and exit
 
+The apps log readable lines with short request and trace ids; LOG_FORMAT=json makes them write
+the JSON lines they write in production, LOG_LEVEL=DEBUG (or WARNING, ...) sets their level.
+
 Every child runs in its own process group with its output prefixed by its name. Ctrl-C or
 SIGTERM stops the apps (SIGTERM, then SIGKILL after 10 s) and then the broker. If any child
 exits on its own, the rest are stopped and devrun exits non-zero.
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.devbroker import BrokerBinaryError, DevBroker, DevBrokerError, port_is_free
+from kernel.logs import LEVEL_VARIABLE, LOG_FORMATS, parse_level
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = REPO_ROOT / "var"
@@ -67,49 +71,24 @@ NAME_WIDTH = max(len(name) for name in (*(a.name for a in APPS), "broker", "devr
 _COLOURS = ("36", "33", "35", "32", "34", "96", "93", "95")
 _RESET = "\x1b[0m"
 
-# Same handlers as uvicorn's default config, with shorter lines: every app listens on
-# 127.0.0.1 so the client address says nothing, and the level needs no column padding. A root
-# handler makes the services' own INFO logs (relay, consumers) visible in development.
-UVICORN_LOG_CONFIG: dict[str, object] = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "default": {
-            "()": "uvicorn.logging.DefaultFormatter",
-            "fmt": "%(levelname)s %(message)s",
-            "use_colors": False,
-        },
-        "access": {
-            "()": "uvicorn.logging.AccessFormatter",
-            "fmt": "%(request_line)s %(status_code)s",
-            "use_colors": False,
-        },
-        "app": {"format": "%(levelname)s %(name)s: %(message)s"},
-    },
-    "handlers": {
-        "default": {
-            "formatter": "default",
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stderr",
-        },
-        "access": {
-            "formatter": "access",
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
-        },
-        "app": {"formatter": "app", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
-    },
-    "loggers": {
-        "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
-        "uvicorn.error": {"level": "INFO"},
-        "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
-        # Noise at INFO: aiokafka narrates every group join and reconnect, Alembic lists
-        # its plugins at every start.
-        "aiokafka": {"level": "WARNING"},
-        "alembic.runtime.plugins": {"level": "WARNING"},
-    },
-    "root": {"handlers": ["app"], "level": "INFO"},
+# The apps log through kernel/logs.py's formatters (deploy/logging/*.json): readable lines with
+# short request and trace ids on the console, or with LOG_FORMAT=json the JSON lines production
+# writes (to try a log pipeline locally). The prefix added here sits in front of either.
+LOG_FORMAT_VARIABLE = "LOG_FORMAT"
+LOG_CONFIGS: dict[str, Path] = {
+    fmt: REPO_ROOT / "deploy" / "logging" / f"{fmt}.json" for fmt in LOG_FORMATS
 }
+
+
+def log_config_for(environ: Mapping[str, str]) -> Path:
+    """The uvicorn log config LOG_FORMAT selects (text unless set); ValueError if unknown."""
+    fmt = environ.get(LOG_FORMAT_VARIABLE, "").strip().lower() or "text"
+    if fmt not in LOG_CONFIGS:
+        raise ValueError(
+            f"{LOG_FORMAT_VARIABLE}={environ[LOG_FORMAT_VARIABLE]!r}: use one of "
+            f"{', '.join(sorted(LOG_CONFIGS))}"
+        )
+    return LOG_CONFIGS[fmt]
 
 
 def format_prefix(name: str, colour_index: int | None, width: int = NAME_WIDTH) -> str:
@@ -450,7 +429,7 @@ class Launcher:
         exited.cancel()
         return None
 
-    async def run(self, use_broker: bool, started: float) -> int:
+    async def run(self, use_broker: bool, started: float, log_config: Path) -> int:
         """Start broker and apps, then supervise until a signal or an unexpected exit."""
         health: asyncio.Task[None] | None = None
         try:
@@ -461,8 +440,6 @@ class Launcher:
                 self._describe_external_broker()
             if self.stopping.is_set():
                 return 0
-            log_config = VAR_DIR / "devrun-logging.json"
-            log_config.write_text(json.dumps(UVICORN_LOG_CONFIG, indent=1) + "\n")
             for app in APPS:
                 argv = uvicorn_argv(app, log_config)
                 self.children.append(await spawn(app.name, argv, self.env, self.console))
@@ -556,6 +533,14 @@ async def _main(args: argparse.Namespace) -> int:
     launcher.install_signal_handlers()
     if args.migrate_only:
         return await launcher.migrate()
+    try:
+        log_config = log_config_for(launcher.env)
+        # Checked here: each app would otherwise fail alone, at import, with the same message.
+        if launcher.env.get(LEVEL_VARIABLE, "").strip():
+            parse_level(launcher.env[LEVEL_VARIABLE])
+    except ValueError as exc:
+        console.say(f"error: {exc}")
+        return 1
 
     needed = {app.port: app.name for app in APPS}
     if not args.no_broker:
@@ -565,7 +550,7 @@ async def _main(args: argparse.Namespace) -> int:
         console.say(f"error: {problem}")
     if problems:
         return 1
-    return await launcher.run(use_broker=not args.no_broker, started=started)
+    return await launcher.run(use_broker=not args.no_broker, started=started, log_config=log_config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

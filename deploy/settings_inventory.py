@@ -20,6 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from gateway.config import GatewaySettings
+from kernel.logs import LEVEL_VARIABLE
 from kernel.settings import AuthSettings
 from services.credit.config import CreditSettings
 from services.inspection.config import InspectionSettings
@@ -35,6 +36,12 @@ APPS: dict[str, type[BaseSettings]] = {
     "gateway": GatewaySettings,
 }
 SERVICES = ("permits", "credit", "inspection", "insurance")
+
+# Variables every running app reads outside its settings classes, and where: logging is set up
+# by uvicorn before any settings object exists, so its level cannot be a settings field.
+PROCESS_VARIABLES: dict[str, str] = {
+    LEVEL_VARIABLE: "kernel.logs.name_service, called by each app factory",
+}
 
 # Defaults that point at this machine only make sense for `make run`; in a deployment each
 # such address must be set to the peer's real name, or the app talks to itself.
@@ -209,11 +216,13 @@ def unknown_variables(
 ) -> list[str]:
     """Names in `env` that `app` never reads (typos, settings renamed away), sorted.
 
+    Its settings' variables and the PROCESS_VARIABLES are read; everything else is unknown.
+
     `ignore` lists variables meant for something else in the same process (PYTHONUNBUFFERED,
     OTEL_* read by a library).
     """
     read = settings_read(app)
-    known = accepted_names(app)
+    known = accepted_names(app) | PROCESS_VARIABLES.keys()
     nested_roots = {n + "__" for s in read.values() if s.nested for n in s.names()}
     unknown = []
     for raw in env:
@@ -243,6 +252,7 @@ def load_settings(app: str, env: Mapping[str, str]) -> BaseSettings:
 
 __all__ = [
     "APPS",
+    "PROCESS_VARIABLES",
     "SERVICES",
     "AuthSettings",
     "Requirement",

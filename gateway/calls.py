@@ -13,8 +13,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from gateway.proxy import Upstreams
+from gateway.proxy import Upstreams, client_span
 from gateway.resilience import FAILURE_STATUSES, SAFE_METHODS, send_with_retries
+from kernel.tracing import end_span, replace_trace_headers
 
 
 @dataclass(frozen=True)
@@ -57,15 +58,20 @@ async def call_json(
     permit = breaker.admit()
     if permit is None:
         return CallResult(upstream, None, error="circuit_open")
+    url = target.base_url + path
+    span = client_span(upstreams, target, method, url)
+    # The caller's traceparent (forwarded by the routes for correlation) gives way to this
+    # call's span: the service's spans are children of the gateway's, not its siblings.
+    traced = dict(replace_trace_headers(sent.items(), span))
     try:
         async with asyncio.timeout(timeout):
             response = await send_with_retries(
                 partial(
                     target.session.request,
                     method,
-                    target.base_url + path,
+                    url,
                     params=dict(params or {}),
-                    headers=sent,
+                    headers=traced,
                     allow_redirects=False,
                 ),
                 retries=settings.retries if retry else 0,
@@ -74,15 +80,20 @@ async def call_json(
             async with response:
                 raw = await response.read()
                 status = response.status
-    except TimeoutError:
+    except TimeoutError as exc:
         breaker.record(permit, ok=False)
+        end_span(span, exc)
         return CallResult(upstream, None, error="timeout")
     except aiohttp.ClientError as exc:
         breaker.record(permit, ok=False)
+        end_span(span, exc)
         return CallResult(upstream, None, error=f"unavailable: {type(exc).__name__}")
-    except BaseException:
+    except BaseException as exc:
         breaker.release(permit)
+        end_span(span, exc)
         raise
+    span.set_attribute("http.response.status_code", status)
+    end_span(span, f"HTTP {status}" if status >= 500 else None)
     breaker.record(permit, ok=status not in FAILURE_STATUSES)
     try:
         body = orjson.loads(raw) if raw else None

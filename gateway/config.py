@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kernel.settings import VAR_DIR, AppEnv, AuthSettings
+from kernel.settings import VAR_DIR, AppEnv, AuthSettings, TraceExporter
 
 # The services behind the gateway, in the order /health reports them.
 UPSTREAM_NAMES = ("permits", "credit", "inspection", "insurance")
@@ -113,6 +113,10 @@ class GatewaySettings(BaseSettings):
     openapi_cache_seconds: float = Field(default=60.0, ge=0)
     # Each part of an aggregated answer (enterprise profile) waits at most this long.
     aggregate_timeout: float = Field(default=3.0, gt=0, le=60)
+    # Traces (kernel.tracing): otlp sends to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (or
+    # OTEL_EXPORTER_OTLP_ENDPOINT). The ratio decides for traces that start at the gateway.
+    trace_exporter: TraceExporter = TraceExporter.none
+    trace_sample_ratio: float = Field(default=1.0, ge=0, le=1)
 
     auth: AuthSettings = Field(default_factory=AuthSettings)
 

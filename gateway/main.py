@@ -8,7 +8,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Literal
@@ -18,6 +18,7 @@ import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from opentelemetry.sdk.trace import SpanProcessor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -45,6 +46,8 @@ from kernel.audit_api import audit_router
 from kernel.auth.principal import Role
 from kernel.errors import document_problems, install_problem_handlers, problem_response
 from kernel.http_metrics import HttpMetricsMiddleware, RouteRecorder
+from kernel.logs import RequestLogMiddleware, name_service
+from kernel.tracing import FASTAPI_TELEMETRY_OFF, ServerSpanMiddleware, Tracing, make_tracing
 
 Header = tuple[bytes, bytes]
 # Wraps the app in one pure-ASGI layer; see GatewayApp.build_middleware_stack.
@@ -84,11 +87,14 @@ class RequestContextMiddleware:
     """Every request carries an X-Request-ID and a valid traceparent; the id is echoed back.
 
     Both are written into the request's headers, so the proxy forwards them and error bodies
-    quote the same id the caller receives.
+    quote the same id the caller receives. With `start_traces` false an invalid or missing
+    traceparent is only removed: the tracing layer inside starts the trace with a real root
+    span (an invented parent would be a span no backend ever receives).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, start_traces: bool = True) -> None:
         self.app = app
+        self._start_traces = start_traces
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,7 +121,7 @@ class RequestContextMiddleware:
             if request_id is None:
                 request_id = uuid.uuid4().hex.encode()
             kept.append((b"x-request-id", request_id))
-            if not trace_ok:
+            if not trace_ok and self._start_traces:
                 # An unparseable parent restarts the trace; its tracestate goes with it.
                 kept.append((b"traceparent", new_traceparent()))
             scope = dict(scope, headers=kept)
@@ -184,10 +190,18 @@ class GatewayApp(FastAPI):
         # Outside the edge layers, so their refusals (401, 429) are counted too; inside the
         # request-id layer, which adds nothing to measure. Proxied routes are labelled per
         # upstream (/api/permits/{path}), still a bounded set.
-        inner = HttpMetricsMiddleware(
-            inner, service="gateway", expand={"service": frozenset(UPSTREAM_NAMES)}
-        )
-        inner = RequestContextMiddleware(inner)
+        expand = {"service": frozenset(UPSTREAM_NAMES)}
+        inner = HttpMetricsMiddleware(inner, service="gateway", expand=expand)
+        # Inside the server span (its ids on every line), outside the metrics layer (its route).
+        inner = RequestLogMiddleware(inner, service="gateway", expand=expand)
+        # Inside the request-id layer, which has made the caller's traceparent valid or new:
+        # the server span continues that trace, and its route is the metrics layer's.
+        tracing: Tracing | None = getattr(self.state, "tracing", None)
+        if tracing is not None:
+            inner = ServerSpanMiddleware(
+                inner, tracer=tracing.tracer, expand=expand, expose_root=True
+            )
+        inner = RequestContextMiddleware(inner, start_traces=tracing is None)
         return SecurityHeadersMiddleware(inner, docs_paths=docs_paths)
 
 
@@ -357,11 +371,23 @@ def edge_problems(path: str) -> tuple[int, ...]:
     return () if path in OPEN_PATHS else (400, 401, 429, 503)
 
 
-def create_app(settings: GatewaySettings | None = None) -> FastAPI:
-    """The gateway: the single public entry in front of the four services."""
-    settings = settings or get_settings()
+def create_app(
+    settings: GatewaySettings | None = None, *, span_processors: Sequence[SpanProcessor] = ()
+) -> FastAPI:
+    """The gateway: the single public entry in front of the four services.
 
-    runtime = GatewayRuntime(settings, Upstreams(settings))
+    `span_processors` receive the gateway's spans beside its configured exporter (tests pass
+    an in-memory one).
+    """
+    settings = settings or get_settings()
+    name_service("gateway")
+    tracing = make_tracing(
+        "gateway",
+        exporter=settings.trace_exporter,
+        sample_ratio=settings.trace_sample_ratio,
+        span_processors=span_processors,
+    )
+    runtime = GatewayRuntime(settings, Upstreams(settings, tracing.tracer))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -377,6 +403,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             app.state.upstreams = None
             app.state.runtime = None
             await runtime.stop()
+            # Flushed, not shut down: a test may run the same app's lifespan again.
+            await asyncio.to_thread(tracing.flush)
 
     app = GatewayApp(
         title="Gateway",
@@ -386,8 +414,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         ),
         version="0.1.0",
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY_OFF,
     )
     app.state.settings = settings
+    app.state.tracing = tracing
     app.state.edge = []
     install_problem_handlers(app)
     if settings.cors_origins:

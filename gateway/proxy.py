@@ -10,6 +10,7 @@ from urllib.parse import quote, quote_from_bytes
 
 import aiohttp
 from fastapi import FastAPI, Request
+from opentelemetry.trace import Span, SpanKind, Tracer
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -23,6 +24,7 @@ from gateway.resilience import (
     send_with_retries,
 )
 from kernel.errors import NotFound, ProblemError, ServiceUnavailable
+from kernel.tracing import NO_TRACER, end_span, replace_trace_headers
 
 log = logging.getLogger("gateway.proxy")
 
@@ -95,8 +97,10 @@ class Upstreams:
     """The upstream sessions, opened in the app's lifespan and closed at shutdown, and a
     circuit breaker per upstream (kept across restarts of the sessions)."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, tracer: Tracer = NO_TRACER) -> None:
         self.settings = settings
+        # Client spans for the calls to the upstreams (proxy, aggregation, data sets).
+        self.tracer = tracer
         self._by_name: dict[str, Upstream] = {}
         self._breakers = {
             name: CircuitBreaker(
@@ -219,6 +223,21 @@ def response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, byte
             continue
         out.append((lower, value))
     return out
+
+
+def client_span(upstreams: Upstreams, upstream: Upstream, method: str, url: str) -> Span:
+    """A CLIENT span for one call to `upstream`, child of the current (server) span; its
+    traceparent is what the upstream receives. One span covers the call's retries."""
+    return upstreams.tracer.start_span(
+        f"{method} {upstream.name}",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "http.request.method": method,
+            "url.full": url,
+            "server.address": upstream.name,
+            "safety.upstream": upstream.name,
+        },
+    )
 
 
 def _upstream_path(scope: Scope, service: str, path: str) -> str:
@@ -375,13 +394,14 @@ async def proxy(request: Request) -> Response:
     if permit is None:
         raise _circuit_open(upstream)
 
+    span = client_span(upstreams, upstream, method, target)
     try:
         response = await send_with_retries(
             partial(
                 upstream.session.request,
                 method,
                 url,
-                headers=forwarded_headers(scope),
+                headers=replace_trace_headers(forwarded_headers(scope), span),
                 data=body or None,
                 allow_redirects=False,
             ),
@@ -390,10 +410,15 @@ async def proxy(request: Request) -> Response:
         )
     except (aiohttp.ClientError, TimeoutError) as exc:
         breaker.record(permit, ok=False)
+        end_span(span, exc)
         raise _send_failure(upstream, exc) from exc
-    except BaseException:
+    except BaseException as exc:
         breaker.release(permit)
+        end_span(span, exc)
         raise
+    # The span ends with the answer's head: a streamed body is the server span's to time.
+    span.set_attribute("http.response.status_code", response.status)
+    end_span(span, f"HTTP {response.status}" if response.status >= 500 else None)
 
     ok = response.status not in FAILURE_STATUSES
     headers = response_headers(response)

@@ -15,6 +15,7 @@ import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
+from opentelemetry.sdk.trace import SpanProcessor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -39,12 +40,14 @@ from kernel.errors import document_problems, install_problem_handlers, problem_r
 from kernel.http_metrics import HttpMetricsMiddleware
 from kernel.inputs import reject_nul_characters
 from kernel.kafka import ensure_topics, make_consumer, make_producer
+from kernel.logs import RequestLogMiddleware, name_service
 from kernel.metrics import SlaCount, SlaGauges
 from kernel.migrate import upgrade
 from kernel.outbox import Outbox, OutboxRelay
 from kernel.replay import ReplayClient, replay_router
 from kernel.settings import AppEnv, ServiceSettings
 from kernel.tables import KernelTables, kernel_tables
+from kernel.tracing import FASTAPI_TELEMETRY_OFF, ServerSpanMiddleware, Tracing, make_tracing
 from kernel.workdays import WorkingDayCalendar, shanghai_today
 
 log = logging.getLogger("kernel.app")
@@ -61,9 +64,15 @@ class ServiceRuntime:
         metadata: sa.MetaData,
         handlers: Handlers | None = None,
         background: Sequence[BackgroundJob] = (),
+        tracing: Tracing | None = None,
     ) -> None:
         self.background = list(background)
         self.settings = settings
+        self.tracing = tracing or make_tracing(
+            settings.service_name,
+            exporter=settings.trace_exporter,
+            sample_ratio=settings.trace_sample_ratio,
+        )
         self.service = settings.service_name
         self.source = "/" + settings.service_name
         self.tables: KernelTables = kernel_tables(metadata)
@@ -110,12 +119,13 @@ class ServiceRuntime:
                 retention=timedelta(days=s.outbox_retention_days),
                 idempotency_retention=timedelta(hours=s.idempotency_retention_hours),
                 on_connect=self._ensure_topics if s.app_env is not AppEnv.production else None,
+                tracer=self.tracing.tracer,
             )
             self.hooks.add(self.relay.wake)
             self._spawn(self.relay.run(), "relay")
         if s.consumers_enabled and self.handlers.sources:
             tokens = ServiceTokenProvider(s.auth, self.service)
-            self.replay_client = ReplayClient(s.source_urls, tokens)
+            self.replay_client = ReplayClient(s.source_urls, tokens, self.tracing.tracer)
             applier = EventApplier(
                 service=self.service,
                 factory=self.session_factory,
@@ -124,6 +134,7 @@ class ServiceRuntime:
                 replay=self.replay_client,
                 max_attempts=s.consumer_max_attempts,
                 on_dead_letter=self._publish_dead_letter,
+                tracer=self.tracing.tracer,
             )
             self.runner = ConsumerRunner(
                 applier=applier,
@@ -196,6 +207,8 @@ class ServiceRuntime:
                 await bounded(self._dlq_producer.stop(), 5)
         await self.verifier.aclose()
         await self.engine.dispose()
+        # Flushed, not shut down: a test may run the same app's lifespan again.
+        await asyncio.to_thread(self.tracing.flush)
 
     async def readiness(self) -> dict[str, Any]:
         """Each dependency's state; ready only if the database and the broker answer."""
@@ -322,15 +335,25 @@ def create_service_app(
     title: str,
     description: str,
     version: str = "0.1.0",
+    span_processors: Sequence[SpanProcessor] = (),
 ) -> FastAPI:
-    """The standard service app: lifespan runtime, problem+json, health, replay, metrics.
+    """The standard service app: lifespan runtime, problem+json, health, replay, metrics,
+    traces.
 
     `sla_clocks` name the service's deadline counts, exported as `sla_overdue{clock=...}`.
+    `span_processors` receive the app's spans beside its configured exporter (tests pass an
+    in-memory one; `app.state.tracing.add_span_processor` does the same after creation).
     """
+    tracing = make_tracing(
+        settings.service_name,
+        exporter=settings.trace_exporter,
+        sample_ratio=settings.trace_sample_ratio,
+        span_processors=span_processors,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = ServiceRuntime(settings, metadata, handlers, background)
+        runtime = ServiceRuntime(settings, metadata, handlers, background, tracing)
         app.state.runtime = runtime
         app.state.verifier = runtime.verifier
         await runtime.start()
@@ -339,11 +362,23 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY_OFF,
+    )
     app.state.sla_gauges = SlaGauges(settings.service_name, sla_clocks or {})
     install_problem_handlers(app)
     # Inside Starlette's error middleware, on the scope the router writes its match into.
     app.add_middleware(HttpMetricsMiddleware, service=settings.service_name)
+    # Inside the server span (its ids on every line), outside the metrics layer (its route).
+    app.add_middleware(RequestLogMiddleware, service=settings.service_name)
+    # Outside the metrics layer: the span covers it and reads the route it recorded.
+    app.add_middleware(ServerSpanMiddleware, tracer=tracing.tracer)
+    name_service(settings.service_name)
+    app.state.tracing = tracing
     app.include_router(_ops_router())
     app.include_router(replay_router())
     app.include_router(

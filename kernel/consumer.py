@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from aiokafka.structs import OffsetAndMetadata
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import audit, metrics
@@ -30,6 +32,7 @@ from kernel.errors import database_unavailable
 from kernel.events import EventContract, EventEnvelope, MalformedEvent, from_kafka, parse_payload
 from kernel.replay import ReplayClient, ReplayUnavailable
 from kernel.tables import KernelTables
+from kernel.tracing import NO_TRACER, context_from_headers, mark_failed
 
 log = logging.getLogger("kernel.consumer")
 
@@ -95,8 +98,10 @@ class EventApplier:
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
         on_dead_letter: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self.service = service
+        self.tracer = tracer
         self._factory = factory
         self._t = tables
         self._handlers = handlers
@@ -171,11 +176,37 @@ class EventApplier:
                     )
                 break
             for event in events:
-                outcome = await self._apply_with_retries(event, None)
+                # No remote parent: replay serves the events' bytes, not their trace context.
+                # Inside a Kafka record's span (the gap it revealed) the span is its child.
+                with self.tracer.start_as_current_span(
+                    f"process {source}.events",
+                    kind=SpanKind.CONSUMER,
+                    attributes=self.span_attributes(event, f"{source}.events", "replay"),
+                ) as span:
+                    outcome = await self._apply_with_retries(event, None)
+                    span.set_attribute("safety.event.outcome", outcome)
                 if outcome != "duplicate":
                     applied += 1
                     metrics.BACKFILLED.labels(self.service, source).inc()
         return applied
+
+    def span_attributes(self, envelope: EventEnvelope, topic: str, delivery: str) -> dict[str, Any]:
+        """What a consumer span says about the event it applies."""
+        return {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
+            "messaging.destination.name": topic,
+            "messaging.consumer.group.name": self.service,
+            "messaging.message.id": envelope.id,
+            "cloudevents.event_id": envelope.id,
+            "cloudevents.event_type": envelope.type,
+            "cloudevents.event_source": envelope.source,
+            "cloudevents.event_subject": envelope.subject,
+            "safety.event.sequence": envelope.sequence,
+            "safety.consumer": self.service,
+            "safety.event.delivery": delivery,
+        }
 
     async def _apply_with_retries(
         self, envelope: EventEnvelope, origin: KafkaMessageLike | None
@@ -452,12 +483,34 @@ class ConsumerRunner:
                 delay = min(delay * 2, 5.0)
 
     async def _handle(self, message: Any) -> None:
-        try:
-            envelope = from_kafka(message.value, message.key, message.headers)
-        except MalformedEvent as exc:
-            await self.applier.dead_letter_raw(message, exc)
-            return
-        await self.applier.deliver(envelope, message)
+        # The producer's span (from the record's headers) is the parent; what the handler
+        # emits is stored under this span, so the next hop continues the same trace.
+        span = self.applier.tracer.start_span(
+            f"process {message.topic}",
+            context=context_from_headers(message.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": message.topic,
+                "messaging.destination.partition.id": str(message.partition),
+                "messaging.kafka.offset": message.offset,
+                "messaging.consumer.group.name": self.applier.service,
+                "safety.consumer": self.applier.service,
+            },
+        )
+        with trace.use_span(span, end_on_exit=True):
+            try:
+                envelope = from_kafka(message.value, message.key, message.headers)
+            except MalformedEvent as exc:
+                mark_failed(span, exc)
+                await self.applier.dead_letter_raw(message, exc)
+                return
+            span.set_attributes(self.applier.span_attributes(envelope, message.topic, "kafka"))
+            outcome = await self.applier.deliver(envelope, message)
+            span.set_attribute("safety.event.outcome", outcome)
+            if outcome == "dead_lettered":
+                mark_failed(span, "dead-lettered")
 
     async def sweep(self) -> None:
         """Backfill every source from its replay endpoint (anti-entropy: a broker that forgot

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from opentelemetry.trace import Span, SpanKind, Tracer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,13 @@ from kernel.aio import bounded
 from kernel.db import SessionFactory, unit_of_work, utcnow
 from kernel.events import EventContract, EventEnvelope, event_time, to_kafka
 from kernel.tables import KernelTables
+from kernel.tracing import (
+    NO_TRACER,
+    context_from_traceparent,
+    current_traceparent,
+    end_span,
+    kafka_trace_headers,
+)
 
 log = logging.getLogger("kernel.outbox")
 
@@ -51,6 +59,8 @@ class Outbox:
                 subject=subject,
                 data=payload.model_dump(mode="json"),
                 occurred_at=event_time(utcnow()),
+                # The relay publishes later, in another task: the trace waits in the row.
+                traceparent=current_traceparent(),
             )
         )
         return event_id
@@ -102,8 +112,10 @@ class OutboxRelay:
         retention: timedelta = timedelta(days=30),
         idempotency_retention: timedelta = timedelta(hours=24),
         on_connect: Callable[[], Awaitable[None]] | None = None,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._on_connect = on_connect
+        self._tracer = tracer
         self.service = service
         self.source = "/" + service
         self._factory = factory
@@ -181,17 +193,28 @@ class OutboxRelay:
             return 0
         producer = await self._ensure_producer()
         futures = []
-        for row in rows:
-            message = to_kafka(row_to_envelope(row, self.source))
-            key = message.key.encode() if isinstance(message.key, str) else message.key
-            futures.append(
-                await producer.send(
-                    self._topic, value=message.value, key=key, headers=list(message.headers.items())
+        spans: list[Span] = []
+        try:
+            for row in rows:
+                span = self._publish_span(row)
+                spans.append(span)
+                message = to_kafka(row_to_envelope(row, self.source))
+                key = message.key.encode() if isinstance(message.key, str) else message.key
+                # Trace context in the record's headers, not in the CloudEvent: replay serves
+                # the same bytes and consumers compare them.
+                headers = [*message.headers.items(), *kafka_trace_headers(span)]
+                futures.append(
+                    await producer.send(self._topic, value=message.value, key=key, headers=headers)
                 )
+            results = await bounded(
+                asyncio.gather(*futures, return_exceptions=True), self._send_timeout
             )
-        results = await bounded(
-            asyncio.gather(*futures, return_exceptions=True), self._send_timeout
-        )
+        except BaseException as exc:
+            for span in spans:
+                end_span(span, exc)
+            raise
+        for span, result in zip(spans, results, strict=True):
+            end_span(span, result if isinstance(result, BaseException) else None)
         acked = [
             row.sequence
             for row, r in zip(rows, results, strict=True)
@@ -212,6 +235,27 @@ class OutboxRelay:
             raise failed[0]
         self.last_error = None
         return len(acked)
+
+    def _publish_span(self, row: Any) -> Span:
+        """A PRODUCER span for one event, child of the span that emitted it (if any)."""
+        return self._tracer.start_span(
+            f"send {self._topic}",
+            context=context_from_traceparent(row.traceparent),
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.operation.name": "send",
+                "messaging.destination.name": self._topic,
+                "messaging.message.id": row.event_id,
+                "messaging.kafka.message.key": row.subject,
+                "cloudevents.event_id": row.event_id,
+                "cloudevents.event_type": row.type,
+                "cloudevents.event_source": self.source,
+                "cloudevents.event_subject": row.subject,
+                "safety.event.sequence": row.sequence,
+            },
+        )
 
     async def _observe_backlog(self, session: AsyncSession) -> None:
         """Set the pending-events and oldest-pending-age gauges from the outbox (one query on

@@ -8,6 +8,8 @@ import httpx
 import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Tracer
 from pydantic import BaseModel
 
 from kernel.auth.dependencies import require_scope
@@ -18,6 +20,7 @@ from kernel.errors import Gone
 from kernel.events import EventEnvelope
 from kernel.outbox import SEQUENCE_COUNTER, row_to_envelope
 from kernel.tables import KernelTables
+from kernel.tracing import NO_TRACER, end_span, trace_headers
 
 
 class ReplayPage(BaseModel):
@@ -95,9 +98,15 @@ class ReplayUnavailable(Exception):
 class ReplayClient:
     """Fetches missed events from the sources' replay endpoints."""
 
-    def __init__(self, source_urls: dict[str, str], tokens: ServiceTokenProvider) -> None:
+    def __init__(
+        self,
+        source_urls: dict[str, str],
+        tokens: ServiceTokenProvider,
+        tracer: Tracer = NO_TRACER,
+    ) -> None:
         self._urls = {k: v.rstrip("/") for k, v in source_urls.items()}
         self._tokens = tokens
+        self._tracer = tracer
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
 
     def knows(self, source: str) -> bool:
@@ -108,19 +117,40 @@ class ReplayClient:
         base = self._urls.get(source)
         if base is None:
             raise ReplayUnavailable(f"no replay URL configured for source {source!r}")
+        url = f"{base}/events"
+        span = self._tracer.start_span(
+            "GET /events",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "GET",
+                "url.full": url,
+                "server.address": source,
+                "safety.replay.after": after,
+            },
+        )
         try:
             token = await self._tokens.token(self._client)
             response = await self._client.get(
-                f"{base}/events",
+                url,
                 params={"after": after, "limit": limit},
-                headers={"Authorization": f"Bearer {token}"},
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    **trace_headers(trace.set_span_in_context(span)),
+                },
             )
         except (httpx.HTTPError, OSError) as exc:
+            end_span(span, exc)
             raise ReplayUnavailable(f"{source} replay unreachable: {exc}") from exc
+        except BaseException as exc:
+            end_span(span, exc)
+            raise
+        span.set_attribute("http.response.status_code", response.status_code)
         if response.status_code != 200:
+            end_span(span, f"HTTP {response.status_code}")
             raise ReplayUnavailable(
                 f"{source} replay answered {response.status_code}: {response.text[:300]}"
             )
+        end_span(span)
         body: Any = response.json()
         return ReplayPage.model_validate(body)
 

@@ -22,6 +22,15 @@ class AppEnv(StrEnum):
     production = "production"
 
 
+class TraceExporter(StrEnum):
+    """Where an app's spans go (kernel.tracing): nowhere (still created and propagated, so
+    ids reach logs and the next hop), OTLP over HTTP, or stdout."""
+
+    none = "none"
+    otlp = "otlp"
+    console = "console"
+
+
 class AuthSettings(BaseSettings):
     """How tokens are verified (every app) and, in local use, minted."""
 
@@ -119,6 +128,10 @@ class ServiceSettings(BaseSettings):
     # (a repair a year after listing, an overdue application, a draw's reveal). Refused in
     # production: <PREFIX>CLOCK_OFFSET_DAYS must be 0 there.
     clock_offset_days: int = Field(default=0, ge=-3650, le=3650)
+    # Traces: otlp sends to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT).
+    trace_exporter: TraceExporter = TraceExporter.none
+    # Share of the traces starting here that are kept; a caller's decision is followed.
+    trace_sample_ratio: float = Field(default=1.0, ge=0, le=1)
     auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @model_validator(mode="after")

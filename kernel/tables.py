@@ -51,6 +51,9 @@ def kernel_tables(metadata: sa.MetaData) -> KernelTables:
         sa.Column("published_at", UTCDateTime(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text(), nullable=True),
+        # The W3C traceparent of the span that emitted the event (kernel.tracing), so the
+        # relay's publish joins the request's trace; NULL for events emitted outside one.
+        sa.Column("traceparent", sa.String(55), nullable=True),
     )
     sa.Index("ix_outbox_events_unpublished", outbox.c.published_at, outbox.c.id)
     counters = sa.Table(

@@ -23,6 +23,9 @@ class PermitsSettings(ServiceSettings):
     licence_initial_key_id: str = "key-2026-1"
     # Public address of this service's API as the world reaches it (through the gateway).
     public_base_url: str = "http://127.0.0.1:8000/api/permits"
+    # The page a licence's QR code opens: the public portal's verification page, which calls
+    # GET /licences/verify with the same query (token or licence number).
+    licence_verify_url: str = "http://127.0.0.1:8000/portal/licences/verify"
     # Where to backfill missed events from (PERMITS_SOURCE_URLS='{"credit": "..."}').
     source_urls: dict[str, str] = Field(
         default_factory=lambda: {

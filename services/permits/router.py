@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.app import RuntimeDep, SessionDep
+from kernel.app import RuntimeDep, ServiceRuntime, SessionDep
 from kernel.auth import CurrentPrincipal, Principal, Role
 from kernel.auth.principal import BUREAU_ROLES
 from kernel.db import utcnow
@@ -33,6 +33,7 @@ from kernel.workdays import (
     shanghai_today,
 )
 from services.permits import applications, licences, service
+from services.permits.config import PermitsSettings
 from services.permits.dependencies import (
     AdminDep,
     EnterpriseDep,
@@ -476,17 +477,23 @@ async def get_licence(number: str, session: SessionDep) -> LicenceRead:
     return _licence_read(await licences.get_by_number(session, number))
 
 
+def _verify_page(runtime: ServiceRuntime) -> str:
+    """Where a scanned QR code leads: the portal's verification page, for people, rather
+    than the JSON API (which the page calls with the same query)."""
+    settings = runtime.settings
+    assert isinstance(settings, PermitsSettings)
+    return settings.licence_verify_url
+
+
 @licences_router.get(
     "/licences/{number}/qr.png",
     summary="The licence's QR code (PNG)",
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )
-async def licence_qr_png_view(number: str, session: SessionDep, issuing: IssuingDep) -> Response:
+async def licence_qr_png_view(number: str, session: SessionDep, runtime: RuntimeDep) -> Response:
     licence = await licences.get_by_number(session, number)
-    payload = qr_payload(
-        f"{issuing.public_base_url}/licences/verify", licence.number, licence.token
-    )
+    payload = qr_payload(_verify_page(runtime), licence.number, licence.token)
     return Response(licence_qr_png(payload), media_type="image/png")
 
 
@@ -496,11 +503,9 @@ async def licence_qr_png_view(number: str, session: SessionDep, issuing: Issuing
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}},
 )
-async def licence_qr_svg_view(number: str, session: SessionDep, issuing: IssuingDep) -> Response:
+async def licence_qr_svg_view(number: str, session: SessionDep, runtime: RuntimeDep) -> Response:
     licence = await licences.get_by_number(session, number)
-    payload = qr_payload(
-        f"{issuing.public_base_url}/licences/verify", licence.number, licence.token
-    )
+    payload = qr_payload(_verify_page(runtime), licence.number, licence.token)
     return Response(
         licence_qr_svg(payload, title=f"电子证照 {licence.number}"), media_type="image/svg+xml"
     )

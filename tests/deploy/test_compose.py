@@ -21,6 +21,7 @@ import yaml
 from deploy import settings_inventory as inv
 from kernel.auth.principal import USER_ROLES, Role
 from kernel.auth.service_token import SERVICE_SCOPES
+from kernel.logs import LEVEL_VARIABLE, parse_level
 from kernel.migrate import SERVICES as MIGRATED
 from kernel.settings import REPO_ROOT, AppEnv
 
@@ -37,6 +38,9 @@ PORTS = {"gateway": 8000, "permits": 8001, "credit": 8002, "inspection": 8003, "
 ASGI = {
     app: "gateway.main:app" if app == "gateway" else f"services.{app}.main:app" for app in PORTS
 }
+# Where the image keeps the JSON log config (WORKDIR /app, COPY deploy ./deploy);
+# tests/deploy/test_logging_config.py ties it to deploy/logging/json.json.
+IMAGE_LOG_CONFIG = "/app/deploy/logging/json.json"
 
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message}; $$ is a literal $.
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -177,6 +181,12 @@ def test_compose_environment_passes_the_production_guards(
         assert settings.kafka_bootstrap_servers == "kafka:9092"
 
 
+@pytest.mark.parametrize("app", list(PORTS))
+def test_each_app_runs_at_a_valid_log_level(compose: dict[str, Any], app: str) -> None:
+    env = env_of(compose, app)
+    assert parse_level(env[LEVEL_VARIABLE]) == parse_level("INFO")  # env.example's default
+
+
 def test_migrate_environment_is_read_and_valid_for_every_app(compose: dict[str, Any]) -> None:
     """The one migrate step builds each app's settings (kernel.migrate calls get_settings)."""
     env = env_of(compose, "migrate")
@@ -200,6 +210,8 @@ def test_drift_checks_can_fail(compose: dict[str, Any]) -> None:
     assert inv.unknown_variables("permits", {**env, "PERMITS_SOURCE_URL": "{}"}) == [
         "PERMITS_SOURCE_URL"
     ]
+    # The log level is read outside the settings classes; a misspelt one is still caught.
+    assert inv.unknown_variables("permits", {**env, "LOG_LVL": "INFO"}) == ["LOG_LVL"]
     # Another service's variable is a typo for this one too.
     assert inv.unknown_variables("permits", {"CREDIT_DATABASE_URL": "x"}) == ["CREDIT_DATABASE_URL"]
     with pytest.raises(ValueError, match="AUTH_DEV_ISSUER_ENABLED"):
@@ -251,6 +263,9 @@ def test_app_service_structure(compose: dict[str, Any], app: str) -> None:
     assert argv[:2] == ["uvicorn", ASGI[app]]
     assert argv[argv.index("--port") + 1] == str(port)
     assert argv[argv.index("--host") + 1] == "0.0.0.0"  # noqa: S104 - inside the container
+    # JSON lines with the request and trace ids, uvicorn's own access log off (kernel/logs.py).
+    assert argv[argv.index("--log-config") + 1] == IMAGE_LOG_CONFIG
+    assert "--log-level" not in argv, "LOG_LEVEL sets the level, for every logger"
     module = ASGI[app].split(":")[0]
     assert (REPO_ROOT / Path(*module.split("."))).with_suffix(".py").is_file()
     check = " ".join(svc["healthcheck"]["test"])

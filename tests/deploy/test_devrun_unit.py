@@ -155,11 +155,25 @@ class TestEnvironmentAndCommands:
 
     def test_uvicorn_command_line(self) -> None:
         app = devrun.APPS[0]
-        argv = devrun.uvicorn_argv(app, devrun.VAR_DIR / "log.json")
+        config = devrun.log_config_for({})
+        argv = devrun.uvicorn_argv(app, config)
         assert argv[:4] == [sys.executable, "-m", "uvicorn", app.app]
         assert argv[argv.index("--host") + 1] == "127.0.0.1"
         assert argv[argv.index("--port") + 1] == str(app.port)
+        assert argv[argv.index("--log-config") + 1] == str(config)
+        # Access lines come from kernel.logs.RequestLogMiddleware; the config turns uvicorn's off.
         assert "--no-access-log" not in argv
+
+    def test_log_format_selects_the_shipped_config(self) -> None:
+        text = devrun.REPO_ROOT / "deploy" / "logging" / "text.json"
+        json_ = devrun.REPO_ROOT / "deploy" / "logging" / "json.json"
+        assert devrun.log_config_for({}) == text
+        assert devrun.log_config_for({"LOG_FORMAT": ""}) == text
+        assert devrun.log_config_for({"LOG_FORMAT": "JSON"}) == json_
+        assert devrun.log_config_for({"LOG_FORMAT": "text"}) == text
+        assert all(path.is_file() for path in devrun.LOG_CONFIGS.values())
+        with pytest.raises(ValueError, match="LOG_FORMAT='xml': use one of json, text"):
+            devrun.log_config_for({"LOG_FORMAT": "xml"})
 
     def test_exit_descriptions(self) -> None:
         assert devrun.describe_exit(3) == "exit code 3"

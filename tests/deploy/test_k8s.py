@@ -37,6 +37,7 @@ import yaml
 
 from deploy import settings_inventory as inventory
 from gateway.config import GatewaySettings
+from kernel.logs import LEVEL_VARIABLE, parse_level
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
@@ -362,7 +363,10 @@ def test_deployment_runs_its_app_with_probes_on_its_port(overlay: str, app: str)
     module = "gateway.main:app" if app == "gateway" else f"services.{app}.main:app"
     # Inside its pod the app listens on every interface: the pod IP is not known in advance.
     listen = ["--host", "0.0.0.0", "--port", str(port)]  # noqa: S104
-    assert container["command"] == ["uvicorn", module, *listen]
+    # JSON lines with the request and trace ids (kernel/logs.py); the path is where the image
+    # keeps deploy/logging/json.json (tests/deploy/test_logging_config.py).
+    log_config = ["--log-config", "/app/deploy/logging/json.json"]
+    assert container["command"] == ["uvicorn", module, *listen, *log_config]
     assert [p["containerPort"] for p in container["ports"]] == [port]
     for probe, path in (("livenessProbe", "/health"), ("readinessProbe", "/ready")):
         get = container[probe]["httpGet"]
@@ -548,6 +552,17 @@ def _check_addresses(docs: tuple[Doc, ...], app: str, container: Doc, settings: 
         assert url == f"http://{source}:{PORTS[source]}"
     if app == "permits" and container["command"][0] == "uvicorn":
         assert str(settings.licence_key_dir) in mounts
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_running_apps_and_only_they_get_a_valid_log_level(overlay: str) -> None:
+    docs = rendered(overlay)
+    for app, container in _app_containers(docs):
+        env, _ = _env_of(docs, container)
+        if container["command"][0] == "uvicorn":
+            assert parse_level(env[LEVEL_VARIABLE]), app
+        else:  # kernel.migrate does not read it
+            assert LEVEL_VARIABLE not in env, container["name"]
 
 
 def test_settings_check_catches_a_typo_and_a_missing_setting() -> None:

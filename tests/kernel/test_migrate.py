@@ -25,7 +25,7 @@ def test_a_database_behind_is_upgraded_and_one_at_head_is_left_alone(
     upgrade("credit", url, "0001")
     assert current_heads(url) == ("0001",)
     upgrade("credit", url)
-    assert current_heads(url) == script_heads("credit") == ("0003",)
+    assert current_heads(url) == script_heads("credit") == ("0004",)
 
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr(command, "upgrade", lambda *args: calls.append(args))
@@ -39,10 +39,10 @@ def test_a_new_revision_file_is_seen(tmp_path: Path, monkeypatch: pytest.MonkeyP
     folder = tmp_path / "credit"
     shutil.copytree(migrate.migrations_dir("credit"), folder)
     monkeypatch.setattr(migrate, "migrations_dir", lambda service: folder)
-    assert script_heads("credit") == ("0003",)
-    (folder / "versions" / "0004_next.py").write_text(
-        'revision = "0004"\ndown_revision = "0003"\n'
+    assert script_heads("credit") == ("0004",)
+    (folder / "versions" / "0005_next.py").write_text(
+        'revision = "0005"\ndown_revision = "0004"\n'
         "branch_labels = None\ndepends_on = None\n\n\n"
         "def upgrade() -> None:\n    pass\n\n\ndef downgrade() -> None:\n    pass\n"
     )
-    assert script_heads("credit") == ("0004",)
+    assert script_heads("credit") == ("0005",)

@@ -1,0 +1,27 @@
+"""outbox traceparent
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-07 12:40:00.000000+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Nullable, no default: rows already written have no trace to continue.
+    with op.batch_alter_table("outbox_events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("traceparent", sa.String(length=55), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("outbox_events", schema=None) as batch_op:
+        batch_op.drop_column("traceparent")
