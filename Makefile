@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # PYTEST_WORKERS=0 runs everything in one process (for --pdb, or to compare timings).
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test bench fuzz lint token migrate audit-verify clean
+.PHONY: install browser run test bench fuzz lint token migrate audit-verify demo-data clean
 
 install: $(STAMP)
 
@@ -22,7 +22,20 @@ $(STAMP): pyproject.toml requirements/broker.txt
 	$(PY) -m pip install --quiet --require-hashes -r requirements/broker.txt
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m kernel.devbroker --check
+	@$(MAKE) --no-print-directory browser
 	@touch $(STAMP)
+
+# The portal's browser tests drive Debian's Chromium through Playwright (no browser download);
+# a CJK font so the zh-CN pages' screenshots show characters, not boxes.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "install: Debian chromium (portal browser tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	else \
+		echo "warning: chromium not found and not root: run 'sudo apt-get install chromium fonts-wqy-microhei'" \
+			"or the portal's browser tests are skipped"; \
+	fi
 
 run: $(STAMP)
 	$(PY) -m deploy.devrun
@@ -44,7 +57,7 @@ fuzz: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy kernel services gateway deploy bench
+	$(VENV)/bin/mypy kernel services gateway deploy bench ops
 
 token: $(STAMP)
 	@$(PY) -m kernel.auth.devtoken --role '$(ROLE)' --sub '$(SUB)'
@@ -53,6 +66,12 @@ token: $(STAMP)
 SERVICE ?= permits credit inspection insurance gateway
 audit-verify: $(STAMP)
 	@rc=0; for s in $(SERVICE); do $(PY) -m kernel.audit verify $$s || rc=1; done; exit $$rc
+
+# Fill a running suite (`make run`) with a city's worth of data through the gateway's API.
+# DEMO_ARGS="--enterprises 500 --seed 7" for another size; `safety demo-data --help` for more.
+DEMO_ARGS ?=
+demo-data: $(STAMP)
+	$(PY) -m ops demo-data $(DEMO_ARGS)
 
 migrate: $(STAMP)
 	$(PY) -m deploy.devrun --migrate-only
