@@ -32,6 +32,8 @@ from gateway.identity import install_identity
 from gateway.models import AUDIT
 from gateway.openapi import install_openapi
 from gateway.paths import OPEN_PATHS
+from gateway.portal import install_portal, is_portal_path
+from gateway.portal.rendering import PORTAL_CSP
 from gateway.proxy import (
     Upstream,
     UpstreamFastPath,
@@ -146,12 +148,20 @@ class SecurityHeadersMiddleware:
         self._docs_paths = frozenset(docs_paths)
         self._api = (*_SECURITY_HEADERS, (b"content-security-policy", API_CSP))
         self._docs = (*_SECURITY_HEADERS, (b"content-security-policy", DOCS_CSP))
+        # The portal's pages load their own stylesheet and script and submit GET forms.
+        self._page = (*_SECURITY_HEADERS, (b"content-security-policy", PORTAL_CSP.encode()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        added = self._docs if scope["path"] in self._docs_paths else self._api
+        path = scope["path"]
+        if path in self._docs_paths:
+            added = self._docs
+        elif is_portal_path(path):
+            added = self._page
+        else:
+            added = self._api
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -431,6 +441,7 @@ def create_app(
     app.include_router(
         audit_router(require(Role.leader, Role.admin), _audit_log, prefix="/api/gateway")
     )
+    install_portal(app)
     install_openapi(app, runtime)
     install_proxy(app)
     document_problems(app, GATEWAY_DEPENDENCY_PROBLEMS, edge_problems)

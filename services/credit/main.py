@@ -14,7 +14,9 @@ from kernel.db import unit_of_work
 from kernel.workdays import WorkingDayCalendar
 from services.credit import (
     lists_router,
+    public_history_router,
     public_router,
+    public_stats_router,
     records_router,
     repair_router,
     service,
@@ -75,6 +77,8 @@ def create_app(
             lists_router.router,
             repair_router.router,
             public_router.router,
+            public_stats_router.router,
+            public_history_router.router,
         ],
         handlers=make_handlers(calendar, today),
         background=[daily_pass_loop(today), website.website_delivery_loop],

@@ -12,6 +12,7 @@ from services.inspection import (
     hazards_router,
     outreach_router,
     plans_router,
+    public_stats_router,
     registry_router,
 )
 from services.inspection.config import InspectionSettings, get_settings
@@ -33,6 +34,7 @@ def create_app(settings: InspectionSettings | None = None) -> FastAPI:
             hazards_router.router,
             guidance_router.router,
             outreach_router.router,
+            public_stats_router.router,
         ],
         handlers=handlers,
         title="Inspection service",

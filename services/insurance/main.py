@@ -14,6 +14,7 @@ from services.insurance import (
     insurers_router,
     obligations,
     obligations_router,
+    public_stats_router,
     push_router,
     service,
     supervision_router,
@@ -62,6 +63,7 @@ def api_router() -> APIRouter:
         supervision_router.router,
         whistles_router.router,
         campaigns_router.router,
+        public_stats_router.router,
     ):
         api.include_router(module_router)
     return api

@@ -31,7 +31,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from gateway.context import require as gateway_require
 from gateway.main import create_app as create_gateway
@@ -164,6 +165,10 @@ PERMITS: dict[tuple[str, str], Rule] = {
 
 CREDIT: dict[tuple[str, str], Rule] = {
     **COMMON,
+    # Aggregates for the portal's ten-measures board: counts only, public.
+    ("GET", "/public/stats"): PUBLIC,
+    # What publicity showed of an enterprise's records, ended ones included (portal history).
+    ("GET", "/public/enterprises/{uscc}/history"): PUBLIC,
     ("POST", "/penalties"): roles(*BUREAU),
     # Publicity: anyone reads what is published; the bureau and the enterprise itself more.
     ("GET", "/penalties/{penalty_id}"): PUBLIC,
@@ -208,6 +213,8 @@ CREDIT: dict[tuple[str, str], Rule] = {
 
 INSPECTION: dict[tuple[str, str], Rule] = {
     **COMMON,
+    # Aggregates for the portal's ten-measures board: counts only, public.
+    ("GET", "/public/stats"): PUBLIC,
     ("POST", "/enterprises"): roles(*BUREAU),
     # The bureau or the enterprise itself (403 enterprise_not_yours, before any lookup).
     ("GET", "/enterprises/{uscc}"): in_handler(*BUREAU, ENT),
@@ -277,6 +284,8 @@ INSPECTION: dict[tuple[str, str], Rule] = {
 
 INSURANCE: dict[tuple[str, str], Rule] = {
     **COMMON,
+    # Aggregates for the portal's ten-measures board: counts only, public.
+    ("GET", "/public/stats"): PUBLIC,
     ("POST", "/policies"): roles(INS),
     ("POST", "/policies/{policy_id}/cancellation"): roles(ADM, INS),
     # The bureau, the policy's insurer and its enterprise (403 policy_not_yours otherwise).
@@ -344,6 +353,11 @@ def served(app: FastAPI) -> dict[tuple[str, str], Dependant | None]:
         elif isinstance(route.original_route, Route):
             for method in (route.methods or set()) - {"HEAD"}:
                 found[(method, path)] = None
+        elif isinstance(route.original_route, Mount) and isinstance(
+            route.original_route.app, StaticFiles
+        ):
+            # Files anyone may fetch (the portal's stylesheet and script).
+            found[("GET", path + "/{path:path}")] = None
         else:
             pytest.fail(f"{path}: a route of a kind this test cannot read ({route!r})")
     return found
