@@ -522,7 +522,15 @@ async def inspect(run: Run, e: EnterpriseProfile) -> None:
             case = made or case
         for n in range(rng.choices((0, 1, 2), weights=(55, 35, 10))[0]):
             lenient = rng.random() < 0.6
-            violation = rng.choice(run.violations[lenient] or run.violations[False])
+            # Only violations the list declares for this enterprise's sector (or for any).
+            fitting = [
+                v
+                for v in run.violations[lenient] or run.violations[False]
+                if not v.get("sectors") or e.sector.value in v["sectors"]
+            ]
+            if not fitting:
+                continue
+            violation = rng.choice(fitting)
             finding = {
                 "violation_code": violation["code"],
                 "description": f"现场检查发现：{violation['title']}"[:2000],
