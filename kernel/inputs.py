@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
@@ -82,3 +82,10 @@ def _iso_date(value: Any) -> Any:
 
 # A date as the OpenAPI document says (format: date), for query and path parameters.
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+# The year of a public statistics query (the portal's ten-measures board reads one per service).
+StatsYear = Annotated[
+    int | None,
+    Query(ge=2000, le=2100, description="Calendar year of the flow figures; default this year"),
+]

@@ -5,12 +5,13 @@ enterprise's business."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Final
+from typing import Final
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from kernel.app import SessionDep
+from kernel.inputs import StatsYear
 from services.credit import public_stats
 from services.credit.dependencies import TodayDep
 from services.credit.domain import NoRulePackInForce, rule_pack_in_force
@@ -20,11 +21,6 @@ router = APIRouter(tags=["public"])
 # Figures move with every decision; a minute's staleness is what a scoreboard can bear and it
 # spares the database a burst of portal readers.
 CACHE_CONTROL: Final = "public, max-age=60"
-
-YearQuery = Annotated[
-    int | None,
-    Query(ge=2000, le=2100, description="Calendar year of the flow figures; default this year"),
-]
 
 
 class CreditListedNow(BaseModel):
@@ -96,7 +92,7 @@ def _time_limit(today: date) -> int | None:
     "`listed_now` is always as of today.",
 )
 async def public_stats_endpoint(
-    session: SessionDep, today: TodayDep, response: Response, year: YearQuery = None
+    session: SessionDep, today: TodayDep, response: Response, year: StatsYear = None
 ) -> CreditStats:
     chosen = year or today.year
     listed = await public_stats.listed_now(session, today)

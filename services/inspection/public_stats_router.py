@@ -5,12 +5,13 @@ bureau and the enterprise."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Final
+from typing import Final
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from kernel.app import SessionDep
+from kernel.inputs import StatsYear
 from services.inspection import outreach, public_stats
 from services.inspection.cases_schemas import InspectionSource
 from services.inspection.dependencies import TodayDep
@@ -22,11 +23,6 @@ router = APIRouter(tags=["public"])
 # Figures move with every case; a minute's staleness is what a scoreboard can bear and it spares
 # the database a burst of portal readers.
 CACHE_CONTROL: Final = "public, max-age=60"
-
-YearQuery = Annotated[
-    int | None,
-    Query(ge=2000, le=2100, description="Calendar year of the figures; default this year"),
-]
 
 
 class TierCounts(BaseModel):
@@ -153,7 +149,7 @@ def _zero_filled(counts: dict[str, int], names: list[str]) -> dict[str, int]:
     "overdue is as of today.",
 )
 async def public_stats_endpoint(
-    session: SessionDep, today: TodayDep, response: Response, year: YearQuery = None
+    session: SessionDep, today: TodayDep, response: Response, year: StatsYear = None
 ) -> InspectionStats:
     chosen = year or today.year
     cases = await public_stats.inspections(session, chosen)

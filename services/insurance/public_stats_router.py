@@ -5,12 +5,13 @@ bureau, the insurer and the enterprise."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Final
+from typing import Final
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from kernel.app import SessionDep
+from kernel.inputs import StatsYear
 from services.insurance import public_stats
 from services.insurance.dependencies import TodayDep
 from services.insurance.domain import ObligationKind
@@ -21,11 +22,6 @@ router = APIRouter(tags=["public"])
 # Figures move with every record pushed; a minute's staleness is what a scoreboard can bear and
 # it spares the database a burst of portal readers.
 CACHE_CONTROL: Final = "public, max-age=60"
-
-YearQuery = Annotated[
-    int | None,
-    Query(ge=2000, le=2100, description="Calendar year of the flow figures; default this year"),
-]
 
 
 class CoverCounts(BaseModel):
@@ -99,7 +95,7 @@ class InsuranceStats(BaseModel):
     "overdue is as of today.",
 )
 async def public_stats_endpoint(
-    session: SessionDep, today: TodayDep, response: Response, year: YearQuery = None
+    session: SessionDep, today: TodayDep, response: Response, year: StatsYear = None
 ) -> InsuranceStats:
     chosen = year or today.year
     cover = await public_stats.cover(session, chosen, today)

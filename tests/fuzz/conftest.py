@@ -15,12 +15,27 @@ from typing import Any
 
 import pytest
 
-from tests.fuzz.harness import FIGURES, PROFILE
+from kernel.auth.dev import DevIssuer
+from kernel.devbroker import DevBroker
+from kernel.settings import AuthSettings
+from tests.fuzz.harness import FIGURES, PROFILE, FuzzEnv
+from tests.support.databases import DatabaseMaker
 
 _WORKER_KEY = "fuzz_figures"
 _STARTED = time.monotonic()
 # Figures handed over by workers (controller side); keyed by app name.
 _GATHERED: dict[str, list[dict[str, Any]]] = {}
+
+
+@pytest.fixture(scope="module")
+def fuzz_env(
+    tmp_path_factory: pytest.TempPathFactory,
+    database_maker: DatabaseMaker,
+    broker: DevBroker,
+    auth_settings: AuthSettings,
+    issuer: DevIssuer,
+) -> FuzzEnv:
+    return FuzzEnv(tmp_path_factory, database_maker, broker, auth_settings, issuer)
 
 
 @pytest.hookimpl(tryfirst=True)

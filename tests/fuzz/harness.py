@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,8 +52,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from kernel.auth.dev import DevIssuer
+from kernel.devbroker import DevBroker
 from kernel.errors import PROBLEM_JSON
-from kernel.settings import ServiceSettings
+from kernel.settings import AuthSettings, ServiceSettings
 from kernel.uscc import make_uscc
 from tests.conftest import IN_CI, POSTGRES_AVAILABLE
 from tests.support import serving
@@ -183,6 +184,45 @@ def quiet_settings(settings_class: type[S], database_url: str, **values: Any) ->
         background_enabled=False,
         **values,
     )
+
+
+@dataclass(frozen=True)
+class FuzzEnv:
+    """What every service's fuzz fixture needs from the session (the `fuzz_env` fixture)."""
+
+    tmp_path_factory: pytest.TempPathFactory
+    database_maker: DatabaseMaker
+    broker: DevBroker
+    auth_settings: AuthSettings
+    issuer: DevIssuer
+
+
+@asynccontextmanager
+async def fuzzed_service(
+    target: Target,
+    env: FuzzEnv,
+    settings_class: type[S],
+    create_app: Callable[[S], FastAPI],
+    *,
+    extra: Callable[[Path], dict[str, Any]] = lambda directory: {},
+    prepare: Callable[[S], Awaitable[None]] | None = None,
+) -> AsyncIterator[Target]:
+    """`target` fuzzing its service on a migrated database with the session's broker and
+    tokens; `extra` adds settings (given the service's folder), `prepare` seeds what an admin
+    would have set up before the fuzzed calls."""
+    directory = env.tmp_path_factory.mktemp(f"fuzz-{target.name}")
+    async with service_database(env.database_maker, directory, target.name) as database_url:
+        settings = quiet_settings(
+            settings_class,
+            database_url,
+            kafka_bootstrap_servers=env.broker.bootstrap,
+            auth=env.auth_settings,
+            **extra(directory),
+        )
+        if prepare is not None:
+            await prepare(settings)
+        yield target.start(create_app(settings), env.issuer)
+        target.stop()
 
 
 @contextmanager

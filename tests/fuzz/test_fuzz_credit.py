@@ -7,35 +7,17 @@ from collections.abc import AsyncIterator
 import pytest
 from schemathesis.generation.case import Case
 
-from kernel.auth.dev import DevIssuer
-from kernel.devbroker import DevBroker
-from kernel.settings import AuthSettings
 from services.credit.config import CreditSettings
 from services.credit.main import create_app
-from tests.fuzz.harness import FUZZ_SETTINGS, STATEFUL, Target, quiet_settings, service_database
-from tests.support.databases import DatabaseMaker
+from tests.fuzz.harness import FUZZ_SETTINGS, STATEFUL, FuzzEnv, Target, fuzzed_service
 
 CREDIT = Target("credit", create_app(CreditSettings(database_url="sqlite+aiosqlite://")))
 
 
 @pytest.fixture(scope="module")
-async def target(
-    tmp_path_factory: pytest.TempPathFactory,
-    database_maker: DatabaseMaker,
-    broker: DevBroker,
-    auth_settings: AuthSettings,
-    issuer: DevIssuer,
-) -> AsyncIterator[Target]:
-    directory = tmp_path_factory.mktemp("fuzz-credit")
-    async with service_database(database_maker, directory, "credit") as database_url:
-        settings = quiet_settings(
-            CreditSettings,
-            database_url,
-            kafka_bootstrap_servers=broker.bootstrap,
-            auth=auth_settings,
-        )
-        yield CREDIT.start(create_app(settings), issuer)
-        CREDIT.stop()
+async def target(fuzz_env: FuzzEnv) -> AsyncIterator[Target]:
+    async with fuzzed_service(CREDIT, fuzz_env, CreditSettings, create_app) as fuzzing:
+        yield fuzzing
 
 
 @CREDIT.schema.parametrize()

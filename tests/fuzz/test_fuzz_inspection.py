@@ -7,13 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 from schemathesis.generation.case import Case
 
-from kernel.auth.dev import DevIssuer
-from kernel.devbroker import DevBroker
-from kernel.settings import AuthSettings
 from services.inspection.config import InspectionSettings
 from services.inspection.main import create_app
-from tests.fuzz.harness import FUZZ_SETTINGS, STATEFUL, Target, quiet_settings, service_database
-from tests.support.databases import DatabaseMaker
+from tests.fuzz.harness import FUZZ_SETTINGS, STATEFUL, FuzzEnv, Target, fuzzed_service
 
 INSPECTION = Target(
     "inspection", create_app(InspectionSettings(database_url="sqlite+aiosqlite://"))
@@ -21,23 +17,9 @@ INSPECTION = Target(
 
 
 @pytest.fixture(scope="module")
-async def target(
-    tmp_path_factory: pytest.TempPathFactory,
-    database_maker: DatabaseMaker,
-    broker: DevBroker,
-    auth_settings: AuthSettings,
-    issuer: DevIssuer,
-) -> AsyncIterator[Target]:
-    directory = tmp_path_factory.mktemp("fuzz-inspection")
-    async with service_database(database_maker, directory, "inspection") as database_url:
-        settings = quiet_settings(
-            InspectionSettings,
-            database_url,
-            kafka_bootstrap_servers=broker.bootstrap,
-            auth=auth_settings,
-        )
-        yield INSPECTION.start(create_app(settings), issuer)
-        INSPECTION.stop()
+async def target(fuzz_env: FuzzEnv) -> AsyncIterator[Target]:
+    async with fuzzed_service(INSPECTION, fuzz_env, InspectionSettings, create_app) as fuzzing:
+        yield fuzzing
 
 
 @INSPECTION.schema.parametrize()

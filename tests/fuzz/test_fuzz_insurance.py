@@ -8,51 +8,31 @@ import pytest
 from schemathesis.generation.case import Case
 
 from kernel.app import ServiceRuntime
-from kernel.auth.dev import DevIssuer
-from kernel.devbroker import DevBroker
-from kernel.settings import AuthSettings
 from services.insurance.config import InsuranceSettings
 from services.insurance.main import create_app
 from services.insurance.models import Base
-from tests.fuzz.harness import (
-    FUZZ_SETTINGS,
-    STATEFUL,
-    SUBJECTS,
-    Target,
-    quiet_settings,
-    service_database,
-)
-from tests.support.databases import DatabaseMaker
+from tests.fuzz.harness import FUZZ_SETTINGS, STATEFUL, SUBJECTS, FuzzEnv, Target, fuzzed_service
 from tests.support.seed import seed_insurer
 
 INSURANCE = Target("insurance", create_app(InsuranceSettings(database_url="sqlite+aiosqlite://")))
 
 
+async def register_insurer(settings: InsuranceSettings) -> None:
+    """The insurer whose token fuzzes the insurer routes is registered, as an admin would."""
+    seeding = ServiceRuntime(settings, Base.metadata)
+    try:
+        await seed_insurer(seeding, SUBJECTS["insurer"])
+    finally:
+        await seeding.verifier.aclose()
+        await seeding.engine.dispose()
+
+
 @pytest.fixture(scope="module")
-async def target(
-    tmp_path_factory: pytest.TempPathFactory,
-    database_maker: DatabaseMaker,
-    broker: DevBroker,
-    auth_settings: AuthSettings,
-    issuer: DevIssuer,
-) -> AsyncIterator[Target]:
-    directory = tmp_path_factory.mktemp("fuzz-insurance")
-    async with service_database(database_maker, directory, "insurance") as database_url:
-        settings = quiet_settings(
-            InsuranceSettings,
-            database_url,
-            kafka_bootstrap_servers=broker.bootstrap,
-            auth=auth_settings,
-        )
-        # The insurer whose token fuzzes the insurer routes is registered, as an admin would.
-        seeding = ServiceRuntime(settings, Base.metadata)
-        try:
-            await seed_insurer(seeding, SUBJECTS["insurer"])
-        finally:
-            await seeding.verifier.aclose()
-            await seeding.engine.dispose()
-        yield INSURANCE.start(create_app(settings), issuer)
-        INSURANCE.stop()
+async def target(fuzz_env: FuzzEnv) -> AsyncIterator[Target]:
+    async with fuzzed_service(
+        INSURANCE, fuzz_env, InsuranceSettings, create_app, prepare=register_insurer
+    ) as fuzzing:
+        yield fuzzing
 
 
 @INSURANCE.schema.parametrize()

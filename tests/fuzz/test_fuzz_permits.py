@@ -7,36 +7,23 @@ from collections.abc import AsyncIterator
 import pytest
 from schemathesis.generation.case import Case
 
-from kernel.auth.dev import DevIssuer
-from kernel.devbroker import DevBroker
-from kernel.settings import AuthSettings
 from services.permits.config import PermitsSettings
 from services.permits.main import create_app
-from tests.fuzz.harness import FUZZ_SETTINGS, STATEFUL, Target, quiet_settings, service_database
-from tests.support.databases import DatabaseMaker
+from tests.fuzz.harness import FUZZ_SETTINGS, STATEFUL, FuzzEnv, Target, fuzzed_service
 
 PERMITS = Target("permits", create_app(PermitsSettings(database_url="sqlite+aiosqlite://")))
 
 
 @pytest.fixture(scope="module")
-async def target(
-    tmp_path_factory: pytest.TempPathFactory,
-    database_maker: DatabaseMaker,
-    broker: DevBroker,
-    auth_settings: AuthSettings,
-    issuer: DevIssuer,
-) -> AsyncIterator[Target]:
-    directory = tmp_path_factory.mktemp("fuzz-permits")
-    async with service_database(database_maker, directory, "permits") as database_url:
-        settings = quiet_settings(
-            PermitsSettings,
-            database_url,
-            kafka_bootstrap_servers=broker.bootstrap,
-            auth=auth_settings,
-            licence_key_dir=directory / "keys",
-        )
-        yield PERMITS.start(create_app(settings), issuer)
-        PERMITS.stop()
+async def target(fuzz_env: FuzzEnv) -> AsyncIterator[Target]:
+    async with fuzzed_service(
+        PERMITS,
+        fuzz_env,
+        PermitsSettings,
+        create_app,
+        extra=lambda directory: {"licence_key_dir": directory / "keys"},
+    ) as fuzzing:
+        yield fuzzing
 
 
 @PERMITS.schema.parametrize()
